@@ -1,0 +1,180 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+)
+
+// ServerConfig configures the embedded NATS server.
+type ServerConfig struct {
+	// Name is the server name; it must be unique within a cluster.
+	// Default "wirewatch".
+	Name string
+	// DataDir holds JetStream's files. Required: nothing is kept in memory
+	// only, so a restart loses nothing.
+	DataDir string
+	// Listen is an optional "host:port" client listener so other processes
+	// (wirewatch subscribe, the nats CLI) can attach. Empty means
+	// in-process connections only. Port 0 picks a free port.
+	Listen string
+	// MaxStore and MaxMemory bound JetStream's file and memory storage in
+	// bytes. Defaults: 1 GiB and 64 MiB.
+	MaxStore  int64
+	MaxMemory int64
+	// Cluster, when set, joins a NATS cluster: ClusterListen is this node's
+	// route listener ("host:port"), Routes the other nodes' route URLs.
+	ClusterName   string
+	ClusterListen string
+	Routes        []string
+	// Log receives the server's notices and errors; nil discards them.
+	Log *slog.Logger
+}
+
+// Server is an embedded nats-server with JetStream enabled.
+// Shutdown stops it; it is safe for concurrent use.
+type Server struct {
+	ns  *server.Server
+	cfg ServerConfig
+}
+
+// StartServer starts an embedded NATS server with JetStream and waits until
+// it accepts connections. The server runs until Shutdown; ctx bounds only
+// the start.
+func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("embedded nats: data dir is required")
+	}
+	if cfg.Name == "" {
+		cfg.Name = "wirewatch"
+	}
+	if cfg.MaxStore == 0 {
+		cfg.MaxStore = 1 << 30
+	}
+	if cfg.MaxMemory == 0 {
+		cfg.MaxMemory = 64 << 20
+	}
+	opts := &server.Options{
+		ServerName:         cfg.Name,
+		JetStream:          true,
+		StoreDir:           cfg.DataDir,
+		JetStreamMaxStore:  cfg.MaxStore,
+		JetStreamMaxMemory: cfg.MaxMemory,
+		DontListen:         cfg.Listen == "",
+		NoSigs:             true,
+		MaxPayload:         8 << 20,
+	}
+	if cfg.Listen != "" {
+		host, port, err := splitHostPort(cfg.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("embedded nats: listen %q: %w", cfg.Listen, err)
+		}
+		opts.Host, opts.Port = host, port
+		if port == 0 {
+			opts.Port = server.RANDOM_PORT
+		}
+	}
+	if cfg.ClusterListen != "" {
+		host, port, err := splitHostPort(cfg.ClusterListen)
+		if err != nil {
+			return nil, fmt.Errorf("embedded nats: cluster listen %q: %w", cfg.ClusterListen, err)
+		}
+		opts.Cluster = server.ClusterOpts{Name: cfg.ClusterName, Host: host, Port: port}
+		for _, r := range cfg.Routes {
+			u, err := url.Parse(r)
+			if err != nil {
+				return nil, fmt.Errorf("embedded nats: route %q: %w", r, err)
+			}
+			opts.Routes = append(opts.Routes, u)
+		}
+	}
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("embedded nats: %w", err)
+	}
+	if cfg.Log != nil {
+		ns.SetLoggerV2(serverLogger{cfg.Log}, false, false, false)
+	}
+	ns.Start()
+	deadline := 10 * time.Second
+	if d, ok := ctx.Deadline(); ok {
+		deadline = time.Until(d)
+	}
+	if !ns.ReadyForConnections(deadline) {
+		ns.Shutdown()
+		return nil, fmt.Errorf("embedded nats: not ready after %s (data dir %s)", deadline, cfg.DataDir)
+	}
+	return &Server{ns: ns, cfg: cfg}, nil
+}
+
+// Connect opens a client connection: in-process when the server has no
+// listener, else over loopback. The caller closes it.
+func (s *Server) Connect(opts ...nats.Option) (*nats.Conn, error) {
+	opts = append([]nats.Option{nats.Name("wirewatch"), nats.MaxReconnects(-1)}, opts...)
+	if s.cfg.Listen == "" {
+		opts = append(opts, nats.InProcessServer(s.ns))
+		return nats.Connect("", opts...)
+	}
+	return nats.Connect(s.ns.ClientURL(), opts...)
+}
+
+// ClientURL is the URL other processes use to attach, or "" when the
+// server has no listener.
+func (s *Server) ClientURL() string {
+	if s.cfg.Listen == "" {
+		return ""
+	}
+	return s.ns.ClientURL()
+}
+
+// ClusterURL is this node's route URL, or "" when not clustered.
+func (s *Server) ClusterURL() string {
+	if s.cfg.ClusterListen == "" {
+		return ""
+	}
+	addr := s.ns.ClusterAddr()
+	if addr == nil {
+		return ""
+	}
+	return "nats://" + addr.String()
+}
+
+// Shutdown stops the server and waits until it has stopped. JetStream
+// state is flushed to the data dir.
+func (s *Server) Shutdown() {
+	s.ns.Shutdown()
+	s.ns.WaitForShutdown()
+}
+
+func splitHostPort(hp string) (string, int, error) {
+	host, p, err := net.SplitHostPort(hp)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("bad port %q", p)
+	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	return host, port, nil
+}
+
+// serverLogger adapts slog to nats-server's Logger.
+type serverLogger struct{ log *slog.Logger }
+
+func (l serverLogger) Noticef(format string, v ...any) { l.log.Debug(fmt.Sprintf(format, v...)) }
+func (l serverLogger) Warnf(format string, v ...any)   { l.log.Warn(fmt.Sprintf(format, v...)) }
+func (l serverLogger) Fatalf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
+func (l serverLogger) Errorf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
+func (l serverLogger) Debugf(format string, v ...any)  {}
+func (l serverLogger) Tracef(format string, v ...any)  {}

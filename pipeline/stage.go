@@ -1,0 +1,277 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Output is one message a stage publishes for one input item.
+type Output struct {
+	Subject string
+	// MsgID is the Nats-Msg-Id: the stream drops a repeat inside its
+	// duplicate window, which makes a redelivery after a crash harmless.
+	MsgID  string
+	Data   []byte
+	Header nats.Header
+}
+
+// Handler decides what a stage publishes for one input item. The runner
+// decodes the message, calls Handle, publishes every Output with its MsgID
+// and acks only after all publishes succeeded. An error makes the runner
+// retry the message later; an error wrapped with Permanent makes it
+// dead-letter the message at once. A message may be delivered again after
+// a crash, so Handle must be idempotent: same input, same outputs, same
+// MsgIDs.
+type Handler interface {
+	Handle(ctx context.Context, it *Item) ([]Output, error)
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(ctx context.Context, it *Item) ([]Output, error)
+
+// Handle calls f.
+func (f HandlerFunc) Handle(ctx context.Context, it *Item) ([]Output, error) { return f(ctx, it) }
+
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string { return e.err.Error() }
+func (e permanentError) Unwrap() error { return e.err }
+
+// Permanent marks err as one that retrying cannot fix (a poison message).
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanentError{err}
+}
+
+// IsPermanent reports whether err was marked with Permanent.
+func IsPermanent(err error) bool {
+	var p permanentError
+	return errors.As(err, &p)
+}
+
+// StageConfig configures a stage's durable consumer.
+type StageConfig struct {
+	// Name is the durable consumer name, shared by every process running
+	// the stage, so they split the work instead of repeating it.
+	Name   string
+	Stream string
+	// Subjects filters the stream; empty means all of it.
+	Subjects []string
+	// Batch is how many messages one worker pulls at a time. Default 64.
+	Batch int
+	// AckWait is how long the server waits for an ack before redelivering
+	// to another worker. Default 30s.
+	AckWait time.Duration
+	// MaxDeliver is how many attempts a message gets before it goes to the
+	// dead-letter subject. Default 10.
+	MaxDeliver int
+	// BackOff lists the delays between attempts (the last one repeats).
+	// Default 1s, 5s, 30s, 2m, 10m.
+	BackOff []time.Duration
+	// DeadLetter is the subject for messages given up on; empty disables
+	// dead-lettering (the message is terminated and logged).
+	DeadLetter string
+}
+
+func (c StageConfig) withDefaults() StageConfig {
+	if c.Batch <= 0 {
+		c.Batch = 64
+	}
+	if c.AckWait <= 0 {
+		c.AckWait = 30 * time.Second
+	}
+	if c.MaxDeliver <= 0 {
+		c.MaxDeliver = 10
+	}
+	if len(c.BackOff) == 0 {
+		c.BackOff = []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * time.Minute, 10 * time.Minute}
+	}
+	return c
+}
+
+// Consumer returns the durable consumer configuration of the stage.
+func (c StageConfig) Consumer() jetstream.ConsumerConfig {
+	c = c.withDefaults()
+	cc := jetstream.ConsumerConfig{
+		Durable:       c.Name,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       c.AckWait,
+		MaxAckPending: 4 * c.Batch,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	}
+	switch len(c.Subjects) {
+	case 0:
+	case 1:
+		cc.FilterSubject = c.Subjects[0]
+	default:
+		cc.FilterSubjects = c.Subjects
+	}
+	return cc
+}
+
+// Stage runs a Handler as a durable JetStream pull consumer. One Stage is
+// one worker that handles messages in order; run several Stages with the
+// same Name (in one process or many) to share the load.
+type Stage struct {
+	js      jetstream.JetStream
+	cfg     StageConfig
+	h       Handler
+	log     *slog.Logger
+	metrics *Metrics
+}
+
+// NewStage returns a stage; Run starts it. metrics may be nil.
+func NewStage(js jetstream.JetStream, cfg StageConfig, h Handler, metrics *Metrics, log *slog.Logger) *Stage {
+	cfg = cfg.withDefaults()
+	return &Stage{js: js, cfg: cfg, h: h, log: log.With("stage", cfg.Name), metrics: metrics}
+}
+
+// Run consumes until ctx ends, then finishes the message in hand and
+// returns nil. It returns an error only when the consumer cannot be set up.
+func (s *Stage) Run(ctx context.Context) error {
+	cons, err := s.js.CreateOrUpdateConsumer(ctx, s.cfg.Stream, s.cfg.Consumer())
+	if err != nil {
+		return fmt.Errorf("stage %s: consumer on %s: %w", s.cfg.Name, s.cfg.Stream, err)
+	}
+	for ctx.Err() == nil {
+		batch, err := cons.Fetch(s.cfg.Batch, jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			s.log.Warn("fetch failed", "err", err)
+			sleep(ctx, time.Second)
+			continue
+		}
+		for msg := range batch.Messages() {
+			// In-flight work finishes even when ctx ends: it is short,
+			// and acking it now saves a redelivery after restart.
+			hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.AckWait)
+			s.handle(hctx, msg)
+			cancel()
+		}
+		if err := batch.Error(); err != nil && ctx.Err() == nil &&
+			!errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
+			s.log.Warn("fetch ended", "err", err)
+			sleep(ctx, time.Second)
+		}
+	}
+	return nil
+}
+
+func (s *Stage) handle(ctx context.Context, msg jetstream.Msg) {
+	start := time.Now()
+	delivered := uint64(1)
+	if md, err := msg.Metadata(); err == nil {
+		delivered = md.NumDelivered
+	}
+	it, err := Unmarshal(msg.Data())
+	if err != nil {
+		s.giveUp(ctx, msg, Permanent(err), delivered)
+		return
+	}
+	log := s.log.With("item", it.ID, "feed", it.Feed)
+	outs, err := s.h.Handle(ctx, it)
+	if err == nil {
+		err = s.publish(ctx, outs)
+	}
+	if err != nil {
+		if IsPermanent(err) || int(delivered) >= s.cfg.MaxDeliver {
+			s.giveUp(ctx, msg, err, delivered)
+			return
+		}
+		delay := s.cfg.BackOff[min(int(delivered)-1, len(s.cfg.BackOff)-1)]
+		log.Warn("handle failed, will retry", "err", err, "attempt", delivered, "retry_in", delay)
+		s.metrics.observe(s.cfg.Name, "retry", start)
+		if nerr := msg.NakWithDelay(delay); nerr != nil {
+			log.Warn("nak failed", "err", nerr)
+		}
+		return
+	}
+	if err := msg.Ack(); err != nil {
+		// The outputs are published with MsgIDs: a redelivery is harmless.
+		log.Warn("ack failed", "err", err)
+	}
+	s.metrics.observe(s.cfg.Name, "ok", start)
+	log.Debug("handled", "outputs", len(outs))
+}
+
+func (s *Stage) publish(ctx context.Context, outs []Output) error {
+	if len(outs) == 0 {
+		return nil
+	}
+	futures := make([]jetstream.PubAckFuture, 0, len(outs))
+	for _, o := range outs {
+		m := &nats.Msg{Subject: o.Subject, Data: o.Data, Header: o.Header}
+		var opts []jetstream.PublishOpt
+		if o.MsgID != "" {
+			opts = append(opts, jetstream.WithMsgID(o.MsgID))
+		}
+		f, err := s.js.PublishMsgAsync(m, opts...)
+		if err != nil {
+			return fmt.Errorf("publish %s: %w", o.Subject, err)
+		}
+		futures = append(futures, f)
+	}
+	for i, f := range futures {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			return fmt.Errorf("publish %s: %w", outs[i].Subject, err)
+		case <-ctx.Done():
+			return fmt.Errorf("publish %s: %w", outs[i].Subject, ctx.Err())
+		}
+	}
+	return nil
+}
+
+// giveUp sends msg to the dead-letter subject with the reason in headers
+// and terminates it, so it is never silently lost.
+func (s *Stage) giveUp(ctx context.Context, msg jetstream.Msg, cause error, delivered uint64) {
+	s.metrics.observe(s.cfg.Name, "dead", time.Now())
+	s.log.Error("giving up on message", "err", cause, "attempts", delivered, "subject", msg.Subject(), "dead_letter", s.cfg.DeadLetter)
+	if s.cfg.DeadLetter != "" {
+		dl := &nats.Msg{Subject: s.cfg.DeadLetter, Data: msg.Data(), Header: nats.Header{}}
+		dl.Header.Set("Wirewatch-Stage", s.cfg.Name)
+		dl.Header.Set("Wirewatch-Subject", msg.Subject())
+		dl.Header.Set("Wirewatch-Error", truncate(cause.Error(), 1024))
+		dl.Header.Set("Wirewatch-Attempts", fmt.Sprint(delivered))
+		if md, err := msg.Metadata(); err == nil {
+			dl.Header.Set("Wirewatch-Stream-Seq", fmt.Sprint(md.Sequence.Stream))
+			dl.Header.Set(jetstream.MsgIDHeader, fmt.Sprintf("%s.%s.%d", s.cfg.Name, md.Stream, md.Sequence.Stream))
+		}
+		if _, err := s.js.PublishMsg(ctx, dl); err != nil {
+			// Not terminated: the server redelivers and we try again.
+			s.log.Error("dead-letter publish failed", "err", err)
+			_ = msg.NakWithDelay(s.cfg.BackOff[0])
+			return
+		}
+	}
+	if err := msg.TermWithReason(truncate(cause.Error(), 200)); err != nil {
+		s.log.Warn("term failed", "err", err)
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

@@ -1,0 +1,87 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// StreamConfig sets the limits of the streams wirewatch creates.
+type StreamConfig struct {
+	// Replicas per stream: 1 for a single server, 3 on a 3-node cluster.
+	Replicas int
+	// MaxAge bounds how long processed items stay in the output streams
+	// (deduped, tagged, tag subjects, stories). Default 7 days.
+	MaxAge time.Duration
+	// MaxBytes bounds each stream's size; 0 means 256 MiB per stream.
+	MaxBytes int64
+	// DuplicateWindow is how long the server remembers Nats-Msg-Ids.
+	// Default 24h, so a crash-redelivered item is dropped even after a
+	// long outage.
+	DuplicateWindow time.Duration
+}
+
+func (c StreamConfig) withDefaults() StreamConfig {
+	if c.Replicas == 0 {
+		c.Replicas = 1
+	}
+	if c.MaxAge == 0 {
+		c.MaxAge = 7 * 24 * time.Hour
+	}
+	if c.MaxBytes == 0 {
+		c.MaxBytes = 256 << 20
+	}
+	if c.DuplicateWindow == 0 {
+		c.DuplicateWindow = 24 * time.Hour
+	}
+	return c
+}
+
+// Streams returns the configuration of every stream of the deployment.
+func Streams(subj Subjects, cfg StreamConfig) []jetstream.StreamConfig {
+	cfg = cfg.withDefaults()
+	mk := func(name, desc string, subjects []string, retention jetstream.RetentionPolicy) jetstream.StreamConfig {
+		return jetstream.StreamConfig{
+			Name:        name,
+			Description: desc,
+			Subjects:    subjects,
+			Retention:   retention,
+			Storage:     jetstream.FileStorage,
+			Replicas:    cfg.Replicas,
+			MaxAge:      cfg.MaxAge,
+			MaxBytes:    cfg.MaxBytes,
+			Discard:     jetstream.DiscardOld,
+			Duplicates:  cfg.DuplicateWindow,
+		}
+	}
+	parsed := mk(subj.StreamParsed(), "wirewatch: parsed items waiting for dedup",
+		[]string{subj.AllParsed()}, jetstream.WorkQueuePolicy)
+	// A work queue must not silently drop unprocessed items when full.
+	parsed.Discard = jetstream.DiscardNew
+	return []jetstream.StreamConfig{
+		parsed,
+		mk(subj.StreamDeduped(), "wirewatch: items after dedup (first copies and copies)",
+			[]string{subj.AllUnique(), subj.AllDuplicates()}, jetstream.LimitsPolicy),
+		mk(subj.StreamStories(), "wirewatch: story events",
+			[]string{subj.AllStories()}, jetstream.LimitsPolicy),
+		mk(subj.StreamTagged(), "wirewatch: tagged items (full items, for sinks)",
+			[]string{subj.Tagged(), subj.TaggedDuplicate()}, jetstream.LimitsPolicy),
+		mk(subj.StreamTags(), "wirewatch: one message per tag and entity, for subscribers",
+			[]string{subj.AllTags(), subj.AllEntities()}, jetstream.LimitsPolicy),
+		mk(subj.StreamDLQ(), "wirewatch: dead letters of stages and sinks",
+			[]string{subj.AllDeadLetters()}, jetstream.LimitsPolicy),
+	}
+}
+
+// Setup creates or updates every stream of the deployment. It is
+// idempotent and safe to run from several processes at once.
+func Setup(ctx context.Context, js jetstream.JetStream, subj Subjects, cfg StreamConfig) error {
+	for _, sc := range Streams(subj, cfg) {
+		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+			return fmt.Errorf("create stream %s: %w", sc.Name, err)
+		}
+	}
+	return nil
+}
