@@ -15,7 +15,8 @@ type StreamConfig struct {
 	// MaxAge bounds how long processed items stay in the output streams
 	// (deduped, tagged, tag subjects, stories). Default 7 days.
 	MaxAge time.Duration
-	// MaxBytes bounds each stream's size; 0 means 256 MiB per stream.
+	// MaxBytes bounds each stream's size; 0 means no per-stream bound
+	// (the server's JetStream storage limit still applies).
 	MaxBytes int64
 	// DuplicateWindow is how long the server remembers Nats-Msg-Ids.
 	// Default 24h, so a crash-redelivered item is dropped even after a
@@ -31,7 +32,7 @@ func (c StreamConfig) withDefaults() StreamConfig {
 		c.MaxAge = 7 * 24 * time.Hour
 	}
 	if c.MaxBytes == 0 {
-		c.MaxBytes = 256 << 20
+		c.MaxBytes = -1
 	}
 	if c.DuplicateWindow == 0 {
 		c.DuplicateWindow = 24 * time.Hour

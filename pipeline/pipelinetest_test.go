@@ -1,0 +1,161 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+func startJS(t *testing.T, dir string) (*Server, jetstream.JetStream) {
+	t.Helper()
+	srv, err := StartServer(t.Context(), ServerConfig{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := srv.Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close(); srv.Shutdown() })
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, js
+}
+
+func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// TestStageRoundTrip sends items through a stage and checks outputs,
+// retries, dead letters and idleness on a real embedded server.
+func TestStageRoundTrip(t *testing.T) {
+	_, js := startJS(t, t.TempDir())
+	subj := MustSubjects("")
+	ctx := t.Context()
+	if err := Setup(ctx, js, subj, StreamConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	// Setup is idempotent.
+	if err := Setup(ctx, js, subj, StreamConfig{}); err != nil {
+		t.Fatalf("second Setup: %v", err)
+	}
+	var failedOnce atomic.Bool
+	h := HandlerFunc(func(ctx context.Context, it *Item) ([]Output, error) {
+		switch it.Title {
+		case "poison":
+			return nil, Permanent(errors.New("cannot handle poison"))
+		case "flaky":
+			if !failedOnce.Swap(true) {
+				return nil, errors.New("transient")
+			}
+		}
+		data, _ := it.Marshal()
+		return []Output{{Subject: subj.Unique(it.Feed), MsgID: it.Version(), Data: data}}, nil
+	})
+	stage := NewStage(js, StageConfig{
+		Name: "test", Stream: subj.StreamParsed(), DeadLetter: subj.DeadLetter("test"),
+		BackOff: []time.Duration{10 * time.Millisecond},
+	}, h, nil, discard())
+	sctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- stage.Run(sctx) }()
+
+	pub := NewPublisher(js, subj)
+	items := []Item{
+		{ID: "a", Feed: "f1", Title: "ok", Text: "x"},
+		{ID: "b", Feed: "f1", Title: "flaky", Text: "y"},
+		{ID: "c", Feed: "f.2", Title: "poison", Text: "z"},
+	}
+	if err := pub.Publish(ctx, "f1", items); err != nil {
+		t.Fatal(err)
+	}
+	// The same versions again are dropped by the server's duplicate window.
+	if err := pub.Publish(ctx, "f1", items); err != nil {
+		t.Fatal(err)
+	}
+	wctx, wcancel := context.WithTimeout(ctx, 20*time.Second)
+	defer wcancel()
+	if err := WaitIdle(wctx, js, []ConsumerRef{{subj.StreamParsed(), "test"}}, 0); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	got := streamMsgs(t, js, subj.StreamDeduped())
+	if got != 2 {
+		t.Errorf("deduped stream has %d messages, want 2 (ok + flaky after retry)", got)
+	}
+	if got := streamMsgs(t, js, subj.StreamDLQ()); got != 1 {
+		t.Errorf("dead-letter stream has %d messages, want 1 (poison)", got)
+	}
+	if got := streamMsgs(t, js, subj.StreamParsed()); got != 0 {
+		t.Errorf("parsed work queue has %d messages left, want 0", got)
+	}
+}
+
+func streamMsgs(t *testing.T, js jetstream.JetStream, name string) uint64 {
+	t.Helper()
+	s, err := js.Stream(t.Context(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.Msgs
+}
+
+func TestSubjects(t *testing.T) {
+	tests := []struct {
+		prefix, feed, want string
+		wantErr            bool
+	}{
+		{"", "AFP World", "wirewatch.items.parsed.afp_world", false},
+		{"acme.news", "rt", "acme.news.items.parsed.rt", false},
+		{"acme.news.", "a.b>c*", "acme.news.items.parsed.a_b_c_", false},
+		{"bad prefix", "x", "", true},
+		{"a..b", "x", "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.prefix+"/"+tt.feed, func(t *testing.T) {
+			s, err := NewSubjects(tt.prefix)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("NewSubjects(%q) err = %v, want error %v", tt.prefix, err, tt.wantErr)
+			}
+			if err != nil {
+				return
+			}
+			if got := s.Parsed(tt.feed); got != tt.want {
+				t.Errorf("Parsed(%q) = %q, want %q", tt.feed, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestItemTime(t *testing.T) {
+	fetched := time.Date(2025, 8, 16, 12, 0, 0, 0, time.UTC)
+	pub := time.Date(2025, 8, 15, 20, 0, 0, 0, time.UTC)
+	future := time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name string
+		it   Item
+		want time.Time
+	}{
+		{"published", Item{Published: pub, Fetched: fetched}, pub},
+		{"no date", Item{Fetched: fetched}, fetched},
+		{"future date", Item{Published: future, Fetched: fetched}, fetched},
+	}
+	for _, tt := range tests {
+		if got := tt.it.Time(); !got.Equal(tt.want) {
+			t.Errorf("%s: Time() = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
