@@ -1,0 +1,605 @@
+package parser
+
+import (
+	"strings"
+
+	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
+)
+
+// The DOM extractor follows Mozilla Readability's plan — score paragraphs,
+// credit their ancestors, pick the best container, add its good siblings,
+// clean the result conditionally — with the signals that make trafilatura
+// and boilerpipe better: text and link density per block, paragraph
+// structure, and a second, looser pass when the strict one finds too little.
+
+// nstat is what the extractor knows about one element.
+type nstat struct {
+	text, link, commas int // all text below the element (non-space bytes)
+	// inline* count only the text that flows in the element's own
+	// paragraph: its text nodes and inline children, not block children.
+	inline, inlineLink, inlineCommas int
+	paras, imgs, lis, inputs, embeds int // descendant counts
+	score                            float64
+	candidate                        bool
+}
+
+// extraction holds the state of one pass over a page.
+type extraction struct {
+	strict bool
+	stats  map[*html.Node]*nstat
+	paras  []*html.Node // elements whose own paragraph text is long enough to score
+	drop   map[*html.Node]bool
+}
+
+// minExtract is the text length (non-space bytes) below which the strict
+// pass is considered to have missed the article.
+const minExtract = 400
+
+// extractDOM returns the main text of the page by content scoring.
+func extractDOM(root *html.Node, m *pageMeta) string {
+	body := findBody(root)
+	if body == nil {
+		return ""
+	}
+	best := ""
+	for _, strict := range []bool{true, false} {
+		x := &extraction{strict: strict, stats: make(map[*html.Node]*nstat, 512), drop: map[*html.Node]bool{}}
+		x.measure(body, 0, false)
+		nodes := x.pick(body)
+		if len(nodes) == 0 {
+			continue
+		}
+		var w blockWriter
+		for _, n := range nodes {
+			x.clean(n, 0)
+			w.flush()
+			w.walk(n, 0, x.skip)
+		}
+		text := finishArticle(w.blocks(), m)
+		if len(text) > len(best) {
+			best = text
+		}
+		if nonSpaceLen(best) >= minExtract {
+			break
+		}
+	}
+	return best
+}
+
+func findBody(n *html.Node) *html.Node {
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		if c.Type == html.ElementNode && c.DataAtom == atom.Html {
+			for b := c.FirstChild; b != nil; b = b.NextSibling {
+				if b.Type == html.ElementNode && b.DataAtom == atom.Body {
+					return b
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// skip reports whether an element is left out of the text.
+func (x *extraction) skip(n *html.Node) bool {
+	if x.drop[n] {
+		return true
+	}
+	_, ok := x.stats[n]
+	return !ok // never measured: junk
+}
+
+// junk reports whether an element can never hold article text.
+func (x *extraction) junk(n *html.Node) bool {
+	switch n.DataAtom {
+	case atom.Script, atom.Style, atom.Noscript, atom.Template, atom.Iframe, atom.Svg, atom.Math,
+		atom.Object, atom.Embed, atom.Canvas, atom.Button, atom.Input, atom.Select, atom.Textarea,
+		atom.Option, atom.Nav, atom.Aside, atom.Footer, atom.Figcaption, atom.Head, atom.Link,
+		atom.Meta, atom.Title, atom.Dialog, atom.Menu, atom.Label, atom.Audio, atom.Video, atom.Picture,
+		atom.Header:
+		return true
+	case atom.Form:
+		return !hasDescendant(n, atom.P, 0)
+	case atom.Body, atom.Html:
+		return false
+	}
+	if n.DataAtom == 0 {
+		// Custom elements (amp-*, ads, widgets) are kept but looked at.
+		if strings.HasPrefix(n.Data, "amp-") && n.Data != "amp-img" || strings.Contains(n.Data, "-ad") {
+			return true
+		}
+	}
+	if isHidden(n) {
+		return true
+	}
+	switch attr(n, "role") {
+	case "navigation", "menu", "menubar", "complementary", "dialog", "alertdialog", "banner", "contentinfo", "search":
+		return true
+	}
+	if x.strict {
+		if cls := classID(n); cls != "" && unlikely(cls) {
+			return true
+		}
+	}
+	return false
+}
+
+// unlikelyNames are class/id substrings of page parts that are almost
+// never the article; likelyNames rescue a name that has both.
+var (
+	unlikelyNames = []string{
+		"-ad-", "ad-break", "adbox", "advert", "agegate", "banner", "breadcrumb", "combx", "comment",
+		"community", "cover-wrap", "disqus", "extra", "footer", "gdpr", "header", "legends", "menu",
+		"related", "remark", "replies", "rss", "shoutbox", "sidebar", "skyscraper", "social", "sponsor",
+		"supplemental", "pagination", "pager", "popup", "yom-remote", "share", "sharing", "newsletter",
+		"promo", "subscribe", "signup", "sign-up", "cookie", "outbrain", "taboola", "caption", "credit",
+		"byline", "toolbar", "recommend", "trending", "most-popular", "mostpopular", "modal", "masthead",
+		"author-bio", "authorbio", "tags", "widget", "navbar", "navigation", "skip",
+	}
+	likelyNames = []string{"and", "article", "body", "column", "content", "main", "shadow", "story", "entry", "post-text"}
+	// Readability's class weights.
+	negativeNames = []string{
+		"-ad-", "hidden", "banner", "combx", "comment", "com-", "contact", "foot", "footnote", "gdpr",
+		"masthead", "media", "meta", "outbrain", "promo", "related", "scroll", "share", "shoutbox",
+		"sidebar", "skyscraper", "sponsor", "shopping", "tags", "tool", "widget", "caption", "credit",
+		"byline", "newsletter", "subscribe", "social", "nav", "menu",
+	}
+	positiveNames = []string{
+		"article", "body", "content", "entry", "hentry", "h-entry", "main", "page", "post", "text",
+		"blog", "story", "prose",
+	}
+)
+
+func unlikely(cls string) bool {
+	return containsAny(cls, unlikelyNames) && !containsAny(cls, likelyNames) || hasToken(cls, []string{"ad", "ads", "nav"})
+}
+
+func classWeight(n *html.Node) float64 {
+	cls := classID(n)
+	if cls == "" {
+		return 0
+	}
+	w := 0.0
+	if containsAny(cls, negativeNames) {
+		w -= 25
+	}
+	if containsAny(cls, positiveNames) {
+		w += 25
+	}
+	if attr(n, "itemprop") == "articleBody" {
+		w += 50
+	}
+	return w
+}
+
+func hasDescendant(n *html.Node, a atom.Atom, depth int) bool {
+	if depth > maxDepth {
+		return false
+	}
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		if c.Type == html.ElementNode && (c.DataAtom == a || hasDescendant(c, a, depth+1)) {
+			return true
+		}
+	}
+	return false
+}
+
+// measure fills x.stats for n and its subtree and returns n's stats; junk
+// elements get none.
+func (x *extraction) measure(n *html.Node, depth int, inLink bool) *nstat {
+	s := &nstat{}
+	x.stats[n] = s
+	if n.DataAtom == atom.A {
+		inLink = true
+	}
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		switch c.Type {
+		case html.TextNode:
+			l, commas := textWeight(c.Data)
+			s.text += l
+			s.inline += l
+			s.commas += commas
+			s.inlineCommas += commas
+			if inLink {
+				s.link += l
+				s.inlineLink += l
+			}
+		case html.ElementNode:
+			if depth >= maxDepth || x.junk(c) {
+				continue
+			}
+			cs := x.measure(c, depth+1, inLink)
+			s.text += cs.text
+			s.link += cs.link
+			s.commas += cs.commas
+			s.paras += cs.paras
+			s.imgs += cs.imgs
+			s.lis += cs.lis
+			s.inputs += cs.inputs
+			s.embeds += cs.embeds
+			switch c.DataAtom {
+			case atom.P:
+				s.paras++
+			case atom.Img:
+				s.imgs++
+			case atom.Li:
+				s.lis++
+			}
+			if !isBlock(c) {
+				s.inline += cs.inline
+				s.inlineLink += cs.inlineLink
+				s.inlineCommas += cs.inlineCommas
+			}
+		}
+	}
+	if isBlock(n) && s.inline >= 25 && !inLink {
+		switch n.DataAtom {
+		case atom.H1, atom.H2, atom.H3, atom.H4, atom.H5, atom.H6, atom.Th:
+		default:
+			x.paras = append(x.paras, n)
+		}
+	}
+	return s
+}
+
+// textWeight returns the number of non-space bytes of s and its commas.
+func textWeight(s string) (n, commas int) {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case ' ', '\n', '\t', '\r', '\f':
+		case ',':
+			n++
+			commas++
+		default:
+			if c < 0x80 || c >= 0xC0 { // count runes, not continuation bytes
+				n++
+			}
+		}
+	}
+	// Full-width and ideographic commas.
+	commas += strings.Count(s, "，") + strings.Count(s, "、")
+	return n, commas
+}
+
+func nonSpaceLen(s string) int {
+	n, _ := textWeight(s)
+	return n
+}
+
+func (s *nstat) linkDensity() float64 {
+	if s.text == 0 {
+		return 0
+	}
+	return float64(s.link) / float64(s.text)
+}
+
+func tagScore(n *html.Node) float64 {
+	switch n.DataAtom {
+	case atom.Div, atom.Article, atom.Main:
+		return 5
+	case atom.Pre, atom.Td, atom.Blockquote:
+		return 3
+	case atom.Address, atom.Ol, atom.Ul, atom.Dl, atom.Dd, atom.Dt, atom.Li, atom.Form:
+		return -3
+	case atom.H1, atom.H2, atom.H3, atom.H4, atom.H5, atom.H6, atom.Th:
+		return -5
+	}
+	return 0
+}
+
+// pick scores the paragraphs and returns the nodes that make the article,
+// in document order.
+func (x *extraction) pick(body *html.Node) []*html.Node {
+	var cands []*html.Node
+	for _, p := range x.paras {
+		ps := x.stats[p]
+		ld := 0.0
+		if ps.inline > 0 {
+			ld = float64(ps.inlineLink) / float64(ps.inline)
+		}
+		score := (1 + float64(ps.inlineCommas) + min(float64(ps.inline)/100, 3)) * (1 - ld)
+		if score <= 0 {
+			continue
+		}
+		// The paragraph's own block counts like its parent (Readability
+		// scores <p> and credits ancestors; here any block with its own text
+		// is a paragraph, and it may hold further blocks).
+		level := 0
+		for a := p; a != nil && level < 5; a = a.Parent {
+			as := x.stats[a]
+			if as == nil {
+				break
+			}
+			if a.Type != html.ElementNode {
+				break
+			}
+			if !as.candidate {
+				as.candidate = true
+				as.score = tagScore(a) + classWeight(a)
+				cands = append(cands, a)
+			}
+			var div float64
+			switch level {
+			case 0:
+				div = 1
+			case 1:
+				div = 1
+			case 2:
+				div = 2
+			default:
+				div = float64(level) * 3
+			}
+			if a == p && isParagraphTag(p) {
+				// A <p> does not itself contain the article; its parent does.
+				as.score += score / 4
+			} else {
+				as.score += score / div
+			}
+			level++
+		}
+	}
+	if len(cands) == 0 {
+		return nil
+	}
+	var top *html.Node
+	topScore := 0.0
+	for _, c := range cands {
+		cs := x.stats[c]
+		cs.score *= 1 - cs.linkDensity()
+		if top == nil || cs.score > topScore {
+			top, topScore = c, cs.score
+		}
+	}
+	top = x.raise(top, cands)
+	return x.siblings(top)
+}
+
+func isParagraphTag(n *html.Node) bool {
+	switch n.DataAtom {
+	case atom.P, atom.Pre, atom.Td, atom.Li, atom.Blockquote, atom.Dd, atom.Dt:
+		return true
+	}
+	return false
+}
+
+// raise moves from the best-scoring node up to the ancestor that holds the
+// whole article: the common ancestor of several near-best candidates, or a
+// parent that scores better than its child.
+func (x *extraction) raise(top *html.Node, cands []*html.Node) *html.Node {
+	topScore := x.stats[top].score
+	var alts []*html.Node
+	for _, c := range cands {
+		if c != top && x.stats[c].score >= topScore*0.75 {
+			alts = append(alts, c)
+		}
+	}
+	if len(alts) >= 3 {
+		for p := top.Parent; p != nil && p.DataAtom != atom.Body; p = p.Parent {
+			contained := 0
+			for _, a := range alts {
+				if isAncestor(p, a) {
+					contained++
+				}
+			}
+			if contained >= 3 {
+				top = p
+				break
+			}
+		}
+	}
+	last := x.stats[top].score
+	threshold := last / 3
+	for p := top.Parent; p != nil && p.Type == html.ElementNode && p.DataAtom != atom.Body; p = p.Parent {
+		ps := x.stats[p]
+		if ps == nil {
+			break
+		}
+		if !ps.candidate {
+			continue
+		}
+		if ps.score < threshold {
+			break
+		}
+		if ps.score > last {
+			top = p
+			break
+		}
+		last = ps.score
+	}
+	// An only child adds nothing: take its parent so siblings are judged.
+	for top.Parent != nil && top.Parent.DataAtom != atom.Body && top.Parent.Type == html.ElementNode &&
+		onlyElementChild(top.Parent) == top {
+		top = top.Parent
+	}
+	return top
+}
+
+func isAncestor(a, n *html.Node) bool {
+	for p := n.Parent; p != nil; p = p.Parent {
+		if p == a {
+			return true
+		}
+	}
+	return false
+}
+
+func onlyElementChild(n *html.Node) *html.Node {
+	var only *html.Node
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		if c.Type == html.ElementNode {
+			if only != nil {
+				return nil
+			}
+			only = c
+		} else if c.Type == html.TextNode && strings.TrimSpace(c.Data) != "" {
+			return nil
+		}
+	}
+	return only
+}
+
+// siblings returns top plus those of its siblings that look like more of
+// the article.
+func (x *extraction) siblings(top *html.Node) []*html.Node {
+	parent := top.Parent
+	if parent == nil || parent.Type != html.ElementNode {
+		return []*html.Node{top}
+	}
+	ts := x.stats[top]
+	threshold := max(10, ts.score*0.2)
+	topClass := attr(top, "class")
+	var out []*html.Node
+	for c := parent.FirstChild; c != nil; c = c.NextSibling {
+		if c == top {
+			out = append(out, c)
+			continue
+		}
+		if c.Type != html.ElementNode {
+			continue
+		}
+		cs := x.stats[c]
+		if cs == nil {
+			continue
+		}
+		bonus := 0.0
+		if topClass != "" && attr(c, "class") == topClass {
+			bonus = ts.score * 0.2
+		}
+		if cs.candidate && cs.score+bonus >= threshold {
+			out = append(out, c)
+			continue
+		}
+		if c.DataAtom == atom.P {
+			ld := cs.linkDensity()
+			if cs.text > 80 && ld < 0.25 {
+				out = append(out, c)
+			} else if cs.text > 0 && cs.text <= 80 && ld == 0 && endsSentence(c) {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+func endsSentence(n *html.Node) bool {
+	var sb strings.Builder
+	appendText(&sb, n, 0)
+	t := strings.TrimSpace(sb.String())
+	return strings.HasSuffix(t, ".") || strings.HasSuffix(t, "!") || strings.HasSuffix(t, "?")
+}
+
+// clean marks for dropping the parts of the chosen content that look like
+// page furniture (Readability's cleanConditionally plus headline removal).
+func (x *extraction) clean(n *html.Node, depth int) {
+	if depth > maxDepth {
+		return
+	}
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		if c.Type != html.ElementNode {
+			continue
+		}
+		cs := x.stats[c]
+		if cs == nil {
+			continue
+		}
+		if x.furniture(c, cs) {
+			x.drop[c] = true
+			continue
+		}
+		x.clean(c, depth+1)
+	}
+}
+
+func (x *extraction) furniture(n *html.Node, s *nstat) bool {
+	switch n.DataAtom {
+	case atom.H1:
+		return true
+	case atom.H2, atom.H3, atom.H4, atom.H5, atom.H6:
+		return classWeight(n) < 0 || s.linkDensity() > 0.33
+	case atom.Figure:
+		return s.paras == 0
+	case atom.Form, atom.Fieldset, atom.Table, atom.Ul, atom.Ol, atom.Div, atom.Section, atom.Dl, atom.Aside:
+	default:
+		return false
+	}
+	weight := classWeight(n)
+	score := 0.0
+	if s.candidate {
+		score = s.score
+	}
+	if weight+score < 0 {
+		return true
+	}
+	if s.commas >= 10 {
+		return false
+	}
+	isList := n.DataAtom == atom.Ul || n.DataAtom == atom.Ol || n.DataAtom == atom.Dl
+	ld := s.linkDensity()
+	p := s.paras
+	switch {
+	case s.imgs > 1 && float64(p)/float64(s.imgs) < 0.5 && !hasAncestorTag(n, atom.Figure):
+		return true
+	case !isList && s.lis > p+s.inline/80 && s.lis > 3:
+		return true
+	case s.inputs > p/3:
+		return true
+	case !isList && s.text < 25 && (s.imgs == 0 || s.imgs > 2):
+		return true
+	case !isList && weight < 25 && ld > 0.2:
+		return true
+	case weight >= 25 && ld > 0.5:
+		return true
+	case isList && ld > 0.5:
+		return true
+	case s.embeds == 1 && s.text < 75 || s.embeds > 1:
+		return true
+	}
+	return false
+}
+
+func hasAncestorTag(n *html.Node, a atom.Atom) bool {
+	for p := n.Parent; p != nil; p = p.Parent {
+		if p.DataAtom == a {
+			return true
+		}
+	}
+	return false
+}
+
+// finishArticle filters rendered blocks: drops lines that are page chrome
+// ("Advertisement", "Read more", the headline again) and trailing footers.
+func finishArticle(blocks []string, m *pageMeta) string {
+	out := blocks[:0]
+	for _, b := range blocks {
+		if b == "" || isReadMore(b) || isChrome(b) {
+			continue
+		}
+		if m != nil && (b == m.h1 || b == m.ogTitle) {
+			continue
+		}
+		out = append(out, b)
+	}
+	out = stripFooters(out)
+	return strings.Join(out, "\n\n")
+}
+
+var chromeLines = []string{
+	"advertisement", "advertisements", "ad", "sponsored", "share", "share this", "share this article",
+	"share on facebook", "share on twitter", "tweet", "email", "print", "comments", "related",
+	"related articles", "related stories", "more on this story", "skip to content", "close", "menu",
+	"loading...", "loading", "story continues below advertisement", "article continues below",
+	"continue reading below", "scroll to continue with content", "sign up", "subscribe",
+}
+
+func isChrome(b string) bool {
+	if len(b) > 48 {
+		return false
+	}
+	t := strings.ToLower(strings.Trim(b, " .:…|-–—"))
+	for _, c := range chromeLines {
+		if t == c {
+			return true
+		}
+	}
+	return false
+}
