@@ -1,0 +1,152 @@
+package poller
+
+import (
+	"container/list"
+	"context"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/wirewatch/wirewatch/parser"
+	"github.com/wirewatch/wirewatch/pipeline"
+)
+
+// maxPagesPerPoll bounds the article pages fetched in one poll of a
+// full-text feed, so one poll stays well inside its lease; items beyond it
+// keep the feed's own text this time and are fetched on a later change.
+const maxPagesPerPoll = 25
+
+// pageCache remembers extracted article pages by URL with their validators,
+// so a feed's items are not fetched again on every change of the feed.
+// An LRU of fixed size; safe for concurrent use.
+type pageCache struct {
+	mu  sync.Mutex
+	max int
+	ll  *list.List
+	m   map[string]*list.Element
+}
+
+type page struct {
+	url          string
+	etag         string
+	lastModified string
+	text         string
+	fetched      time.Time
+}
+
+func newPageCache(n int) *pageCache {
+	return &pageCache{max: n, ll: list.New(), m: map[string]*list.Element{}}
+}
+
+func (c *pageCache) get(u string) (page, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[u]
+	if !ok {
+		return page{}, false
+	}
+	c.ll.MoveToFront(e)
+	return e.Value.(page), true
+}
+
+func (c *pageCache) put(pg page) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.m[pg.url]; ok {
+		e.Value = pg
+		c.ll.MoveToFront(e)
+		return
+	}
+	c.m[pg.url] = c.ll.PushFront(pg)
+	for c.ll.Len() > c.max {
+		old := c.ll.Back()
+		c.ll.Remove(old)
+		delete(c.m, old.Value.(page).url)
+	}
+}
+
+// fullText replaces each item's text with the article body of its page,
+// fetched through the guarded client (conditional GET, same caps), when
+// extraction finds one. Failures leave the feed's text in place.
+func (p *Poller) fullText(ctx context.Context, f Feed, items []pipeline.Item) []pipeline.Item {
+	log := p.log.With("feed", f.Name)
+	deadline := p.now().Add(p.cfg.LeaseTTL / 2)
+	fetched := 0
+	for i := range items {
+		it := &items[i]
+		if it.URL == "" {
+			continue
+		}
+		u, err := url.Parse(it.URL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+			continue
+		}
+		pg, cached := p.pages.get(it.URL)
+		fresh := cached && p.now().Sub(pg.fetched) < p.cfg.PageFresh
+		if !fresh && fetched < maxPagesPerPoll && p.now().Before(deadline) {
+			fetched++
+			if npg, err := p.fetchPage(ctx, it.URL, pg); err != nil {
+				log.Debug("article page fetch failed", "url", it.URL, "err", err)
+			} else {
+				pg, cached = npg, true
+				p.pages.put(pg)
+			}
+		}
+		if cached && pg.text != "" {
+			it.Text = pg.text
+			it.ContentHash = parser.ContentHash(it.Title, it.Text)
+		}
+	}
+	return items
+}
+
+// fetchPage GETs one article page, conditionally when old has validators,
+// and extracts its text. Pages obey the per-host gap like feeds.
+func (p *Poller) fetchPage(ctx context.Context, rawURL string, old page) (page, error) {
+	u, _ := url.Parse(rawURL)
+	if !p.client.allowedURL(u) {
+		if until := p.hosts.held(u.Hostname()); !until.IsZero() {
+			return old, &StatusError{Code: http.StatusTooManyRequests, URL: rawURL, RetryAfter: time.Until(until)}
+		}
+		release, until, err := p.pageHosts().acquire(ctx, u.Hostname())
+		if err != nil {
+			return old, err
+		}
+		if release == nil {
+			return old, &StatusError{Code: http.StatusTooManyRequests, URL: rawURL, RetryAfter: time.Until(until)}
+		}
+		defer release()
+	}
+	fr := fetchRequest{URL: rawURL, Accept: acceptPage}
+	if old.url == rawURL {
+		fr.ETag, fr.LastModified = old.etag, old.lastModified
+	}
+	resp, err := p.client.get(ctx, fr)
+	if err != nil {
+		return old, err
+	}
+	if resp.Status == http.StatusNotModified {
+		old.fetched = p.now()
+		return old, nil
+	}
+	art, err := parser.ExtractArticle(resp.Body, resp.Header.Get("Content-Type"), resp.FinalURL)
+	if err != nil {
+		return old, err
+	}
+	return page{
+		url:          rawURL,
+		etag:         resp.Header.Get("ETag"),
+		lastModified: resp.Header.Get("Last-Modified"),
+		text:         art.Text,
+		fetched:      p.now(),
+	}, nil
+}
+
+// pageHosts is the politeness gate for article pages. It is separate from
+// the feeds' gate because a feed poll holds its host's slot while it
+// fetches that host's pages.
+func (p *Poller) pageHosts() *hosts {
+	p.pageHostsOnce.Do(func() { p.pageGate = newHosts(1, p.cfg.PerHostGap) })
+	return p.pageGate
+}

@@ -1,0 +1,450 @@
+package poller
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wirewatch/wirewatch/parser"
+	"github.com/wirewatch/wirewatch/pipeline"
+)
+
+// Publisher receives the items of one successful fetch. The daemon's
+// publisher puts each on items.parsed.<feed> with Nats-Msg-Id =
+// it.Version(); replay passes its own. An error makes the poller keep the
+// old validators and body hash, so the same items are fetched and offered
+// again on the next poll.
+type Publisher interface {
+	Publish(ctx context.Context, feed string, items []pipeline.Item) error
+}
+
+// Result is the outcome of one poll.
+type Result struct {
+	Feed    string
+	Outcome string // one of the Outcome constants
+	Status  int    // HTTP status; 0 when no response
+	// URL is the URL fetched; MovedTo is set when a permanent redirect
+	// changed the stored URL during this poll.
+	URL     string
+	MovedTo string
+	Items   int // items published
+	NextDue time.Time
+	Elapsed time.Duration
+}
+
+// Poller polls a fixed set of feeds. Create it with New; Run schedules and
+// polls until its context ends; Poll fetches one feed now. Safe for
+// concurrent use.
+type Poller struct {
+	cfg     Config
+	feeds   []Feed
+	byName  map[string]int
+	pub     Publisher
+	store   Store
+	log     *slog.Logger
+	client  *client
+	hosts   *hosts
+	sem     chan struct{}
+	pages   *pageCache
+	metrics *metrics
+
+	pageHostsOnce sync.Once
+	pageGate      *hosts
+	now           func() time.Time
+
+	busy []sync.Mutex // one per feed: one fetch of a feed at a time in this process
+
+	mu   sync.Mutex
+	q    queue
+	wake chan struct{}
+}
+
+// New returns a poller for feeds. store keeps state and leases (nil means
+// a fresh MemoryStore: no restart memory, no coordination between
+// instances). log must not be nil.
+func New(cfg Config, feeds []Feed, pub Publisher, store Store, log *slog.Logger) (*Poller, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := ValidateFeeds(feeds); err != nil {
+		return nil, err
+	}
+	if pub == nil {
+		return nil, errors.New("poller: publisher is nil")
+	}
+	if log == nil {
+		return nil, errors.New("poller: logger is nil")
+	}
+	cfg = cfg.withDefaults()
+	if cfg.Instance == "" {
+		cfg.Instance = instanceName()
+	}
+	if store == nil {
+		store = NewMemoryStore()
+	}
+	p := &Poller{
+		cfg:     cfg,
+		feeds:   append([]Feed(nil), feeds...),
+		byName:  make(map[string]int, len(feeds)),
+		pub:     pub,
+		store:   store,
+		log:     log,
+		client:  newClient(cfg),
+		hosts:   newHosts(cfg.PerHostConcurrency, cfg.PerHostGap),
+		sem:     make(chan struct{}, cfg.Concurrency),
+		pages:   newPageCache(cfg.PageCacheSize),
+		metrics: newMetrics(),
+		now:     time.Now,
+		busy:    make([]sync.Mutex, len(feeds)),
+		wake:    make(chan struct{}, 1),
+	}
+	for i, f := range p.feeds {
+		p.byName[f.Name] = i
+	}
+	return p, nil
+}
+
+func instanceName() string {
+	h, _ := os.Hostname()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s-%d-%s", h, os.Getpid(), hex.EncodeToString(b[:]))
+}
+
+// Run polls every feed on its own schedule until ctx ends, then waits for
+// fetches in flight and returns nil. Due times come from the stored state,
+// so a restart resumes where the last run left off.
+func (p *Poller) Run(ctx context.Context) error {
+	states, err := p.store.LoadAll(ctx)
+	if err != nil {
+		return fmt.Errorf("poller: %w", err)
+	}
+	stored := make(map[string]FeedState, len(states))
+	for _, st := range states {
+		stored[st.Name] = st
+	}
+	now := p.now()
+	p.mu.Lock()
+	p.q = p.q[:0]
+	for i, f := range p.feeds {
+		st, ok := stored[f.Name]
+		switch {
+		case !ok || st.ConfiguredURL != f.URL:
+			p.q.push(now, i)
+		case st.Gone:
+			p.log.Info("feed is gone, not polled", "feed", f.Name, "url", st.URL)
+		default:
+			p.q.push(st.NextDue, i)
+		}
+	}
+	p.mu.Unlock()
+	p.log.Info("poller started", "feeds", len(p.feeds), "instance", p.cfg.Instance)
+
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	var due []int
+	for {
+		p.mu.Lock()
+		due = p.q.popDue(p.now(), due[:0])
+		next, ok := p.q.next()
+		p.mu.Unlock()
+		for _, i := range due {
+			wg.Go(func() { p.scheduled(ctx, i) })
+		}
+		wait := time.Hour
+		if ok {
+			wait = max(next.Sub(p.now()), 0)
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			p.log.Info("poller stopping")
+			return nil
+		case <-p.wake:
+		case <-timer.C:
+		}
+	}
+}
+
+// scheduled polls feed i for the scheduler and puts it back in the queue.
+func (p *Poller) scheduled(ctx context.Context, i int) {
+	res, err := p.poll(ctx, i, true)
+	if ctx.Err() != nil {
+		return
+	}
+	if err != nil && res.Outcome != OutcomeError && res.Outcome != OutcomeHeld {
+		p.log.Debug("poll", "feed", p.feeds[i].Name, "err", err)
+	}
+	if res.NextDue.IsZero() {
+		return // gone
+	}
+	p.mu.Lock()
+	p.q.push(res.NextDue, i)
+	p.mu.Unlock()
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Poll fetches feed now, bypassing its schedule and leases (replay and
+// manual checks use it), and stores the new state. It still honours
+// per-host politeness except for Config.AllowHosts. The error names the
+// feed; Result says what happened either way.
+func (p *Poller) Poll(ctx context.Context, feed string) (Result, error) {
+	i, ok := p.byName[feed]
+	if !ok {
+		return Result{Feed: feed}, fmt.Errorf("poll %s: no such feed", feed)
+	}
+	res, err := p.poll(ctx, i, false)
+	if err != nil {
+		return res, fmt.Errorf("poll %s: %w", feed, err)
+	}
+	return res, nil
+}
+
+// poll is one poll of feed i. viaSchedule takes the lease and skips the
+// feed when another instance polled it already.
+func (p *Poller) poll(ctx context.Context, i int, viaSchedule bool) (Result, error) {
+	f := p.feeds[i]
+	log := p.log.With("feed", f.Name)
+	res := Result{Feed: f.Name, URL: f.URL}
+
+	u, err := url.Parse(f.URL)
+	if err != nil {
+		return res, err // ValidateFeeds checked it
+	}
+	// Politeness first, so waiting for a slow host never holds a lease or
+	// a global slot.
+	allowed := p.client.allowedURL(u)
+	if !allowed {
+		if until := p.hosts.held(u.Hostname()); !until.IsZero() {
+			res.Outcome, res.NextDue = OutcomeHeld, jitterAfter(until, p.cfg)
+			p.metrics.observe(OutcomeHeld, 0, 0, 0)
+			return res, fmt.Errorf("host %s held until %s", u.Hostname(), until.Format(time.RFC3339))
+		}
+		release, until, err := p.hosts.acquire(ctx, u.Hostname())
+		if err != nil {
+			return res, err
+		}
+		if release == nil {
+			res.Outcome, res.NextDue = OutcomeHeld, jitterAfter(until, p.cfg)
+			p.metrics.observe(OutcomeHeld, 0, 0, 0)
+			return res, fmt.Errorf("host %s held until %s", u.Hostname(), until.Format(time.RFC3339))
+		}
+		defer release()
+	}
+	select {
+	case p.sem <- struct{}{}:
+		defer func() { <-p.sem }()
+	case <-ctx.Done():
+		return res, ctx.Err()
+	}
+	p.busy[i].Lock()
+	defer p.busy[i].Unlock()
+
+	if viaSchedule {
+		release, ok, err := p.store.Acquire(ctx, f.Name, p.cfg.Instance)
+		if err != nil {
+			res.Outcome, res.NextDue = OutcomeError, p.now().Add(jitter(p.cfg.BackoffBase, p.cfg.Jitter, 0))
+			log.Warn("lease failed", "err", err)
+			return res, err
+		}
+		if !ok {
+			// Another instance is fetching it; look again when its lease
+			// has surely ended, and then follow the state it wrote.
+			res.Outcome, res.NextDue = OutcomeSkipped, p.now().Add(jitter(p.cfg.LeaseTTL, p.cfg.Jitter, 0))
+			p.metrics.observe(OutcomeSkipped, 0, 0, 0)
+			return res, nil
+		}
+		defer release()
+	}
+
+	st, found, err := p.store.Load(ctx, f.Name)
+	if err != nil {
+		res.Outcome, res.NextDue = OutcomeError, p.now().Add(jitter(p.cfg.BackoffBase, p.cfg.Jitter, 0))
+		log.Warn("load state failed", "err", err)
+		return res, err
+	}
+	if !found || st.ConfiguredURL != f.URL {
+		if found {
+			log.Info("feed url changed in config, state reset", "old", st.ConfiguredURL, "new", f.URL)
+		}
+		st = FeedState{Name: f.Name, URL: f.URL, ConfiguredURL: f.URL, Fetches: st.Fetches, Items: st.Items}
+	}
+	now := p.now()
+	if viaSchedule {
+		if st.Gone {
+			res.Outcome = OutcomeSkipped
+			return res, nil
+		}
+		if st.NextDue.After(now) {
+			res.Outcome, res.NextDue = OutcomeSkipped, st.NextDue
+			p.metrics.observe(OutcomeSkipped, 0, 0, 0)
+			return res, nil
+		}
+	}
+
+	p.metrics.inflight.Inc()
+	res, ferr := p.fetch(ctx, f, &st, now)
+	p.metrics.inflight.Dec()
+	st.NextDue = res.NextDue
+	if ctx.Err() != nil {
+		// Shutting down: keep the old schedule so the next run retries.
+		return res, ferr
+	}
+	if err := p.store.Save(ctx, st); err != nil {
+		log.Warn("save state failed", "err", err)
+		if ferr == nil {
+			ferr = err
+		}
+	}
+	p.metrics.observe(res.Outcome, res.Items, 0, res.Elapsed)
+	switch res.Outcome {
+	case OutcomeError:
+		log.Warn("fetch failed", "err", ferr, "errors", st.Errors, "retry_in", res.NextDue.Sub(now).Round(time.Second))
+	case OutcomeHeld:
+		log.Info("host asked to wait", "status", res.Status, "until", res.NextDue)
+	case OutcomeGone:
+		log.Warn("feed is gone (410), no longer polled", "url", res.URL)
+	default:
+		log.Debug("polled", "outcome", res.Outcome, "items", res.Items, "next", res.NextDue)
+	}
+	return res, ferr
+}
+
+// fetch does the HTTP part of a poll and updates st; it sets res.NextDue
+// (zero for a gone feed) and res.Outcome.
+func (p *Poller) fetch(ctx context.Context, f Feed, st *FeedState, now time.Time) (Result, error) {
+	res := Result{Feed: f.Name, URL: st.URL}
+	st.LastAttempt = now
+	st.Fetches++
+	resp, err := p.client.get(ctx, fetchRequest{URL: st.URL, Accept: acceptFeed, ETag: st.ETag, LastModified: st.LastModified})
+	res.Elapsed = p.now().Sub(now)
+	if resp != nil {
+		res.Status = resp.Status
+		st.LastStatus = resp.Status
+		p.metrics.bytes.Add(float64(resp.WireBytes))
+		if resp.PermanentURL != "" && resp.PermanentURL != st.URL {
+			p.log.Info("feed moved permanently", "feed", f.Name, "from", st.URL, "to", resp.PermanentURL)
+			st.URL, res.MovedTo = resp.PermanentURL, resp.PermanentURL
+			st.ETag, st.LastModified = "", "" // validators were the old URL's
+		}
+	}
+	if err != nil {
+		return p.failed(f, st, res, now, err)
+	}
+	var h hints
+	if resp.Status == http.StatusNotModified {
+		st.NotModified++
+		res.Outcome = OutcomeNotModified
+		h = headerHints(resp.Header, now)
+		h.TTL, h.UpdatePeriod = st.FeedTTL, st.FeedUpdatePeriod
+	} else {
+		sum := sha256.Sum256(resp.Body)
+		hash := hex.EncodeToString(sum[:])
+		h = headerHints(resp.Header, now)
+		if hash == st.BodyHash {
+			st.Unchanged++
+			res.Outcome = OutcomeUnchanged
+			h.TTL, h.UpdatePeriod = st.FeedTTL, st.FeedUpdatePeriod
+		} else {
+			doc, err := parser.Parse(parser.Source{Name: f.Name, URL: st.URL}, resp.Body, now)
+			if err != nil {
+				return p.failed(f, st, res, now, fmt.Errorf("parse feed %s: %w", f.Name, err))
+			}
+			items := doc.Items
+			if f.FullText {
+				items = p.fullText(ctx, f, items)
+			}
+			if len(items) > 0 {
+				if err := p.pub.Publish(ctx, f.Name, items); err != nil {
+					// Not the feed's fault: keep the old validators and hash
+					// so the items are offered again, retry soon.
+					st.LastError = "publish: " + err.Error()
+					res.Outcome = OutcomeError
+					res.NextDue = now.Add(jitter(p.cfg.BackoffBase, p.cfg.Jitter, 0))
+					return res, fmt.Errorf("publish %s: %w", f.Name, err)
+				}
+			}
+			st.BodyHash = hash
+			st.Changed++
+			st.Items += uint64(len(items))
+			st.LastChange = now
+			res.Items = len(items)
+			res.Outcome = OutcomeChanged
+			h.TTL, h.UpdatePeriod = doc.TTL, doc.UpdatePeriod
+			st.FeedTTL, st.FeedUpdatePeriod = doc.TTL, doc.UpdatePeriod
+		}
+		st.ETag = resp.Header.Get("ETag")
+		st.LastModified = resp.Header.Get("Last-Modified")
+	}
+	st.Errors, st.LastError, st.FailingSince = 0, "", time.Time{}
+	st.HeldUntil = time.Time{}
+	st.LastSuccess = now
+	st.Interval = interval(p.cfg, f, h)
+	res.NextDue = now.Add(jitter(st.Interval, p.cfg.Jitter, p.cfg.MaxInterval))
+	return res, nil
+}
+
+// failed records a failed fetch in st and decides when to try again.
+func (p *Poller) failed(f Feed, st *FeedState, res Result, now time.Time, err error) (Result, error) {
+	se, isStatus := errors.AsType[*StatusError](err)
+	switch {
+	case isStatus && se.Code == http.StatusGone:
+		st.Gone = true
+		st.LastError = err.Error()
+		res.Outcome = OutcomeGone
+		return res, err
+	case isStatus && (se.Code == http.StatusTooManyRequests || se.Code == http.StatusServiceUnavailable):
+		// The host is busy, the feed is not broken: hold the host, don't
+		// count an error.
+		wait := se.RetryAfter
+		if wait <= 0 {
+			wait = p.cfg.BackoffBase
+		}
+		until := now.Add(wait)
+		if u, perr := url.Parse(st.URL); perr == nil && !p.client.allowedURL(u) {
+			p.hosts.hold(u.Hostname(), until)
+		}
+		st.HeldUntil = until
+		st.LastError = err.Error()
+		res.Outcome = OutcomeHeld
+		res.NextDue = jitterAfter(until, p.cfg)
+		return res, err
+	}
+	st.Errors++
+	st.Failures++
+	if st.FailingSince.IsZero() {
+		st.FailingSince = now
+	}
+	st.LastError = truncate(err.Error(), 500)
+	res.Outcome = OutcomeError
+	res.NextDue = now.Add(jitter(backoff(p.cfg, st.Errors), p.cfg.Jitter, p.cfg.BackoffMax))
+	return res, err
+}
+
+// jitterAfter is t plus a small random delay (up to Jitter·BackoffBase), so
+// feeds held on one host don't all fire at the same instant.
+func jitterAfter(t time.Time, cfg Config) time.Time {
+	return t.Add(jitter(time.Duration(cfg.Jitter*float64(cfg.BackoffBase)), 1, 0))
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
+}

@@ -1,0 +1,286 @@
+package poller
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/wirewatch/wirewatch/pipeline"
+)
+
+// FeedState is what the poller remembers about one feed between polls and
+// across restarts. It is stored as JSON in the feeds KV bucket.
+type FeedState struct {
+	Name string `json:"name"`
+	// URL is where the feed is fetched now: the configured URL, or where a
+	// permanent redirect (301/308) moved it.
+	URL string `json:"url"`
+	// ConfiguredURL is the URL from the config when URL was set; a new
+	// configured URL resets URL (and a gone feed).
+	ConfiguredURL string `json:"configured_url"`
+
+	ETag         string `json:"etag,omitempty"`
+	LastModified string `json:"last_modified,omitempty"`
+	BodyHash     string `json:"body_hash,omitempty"`
+
+	NextDue  time.Time     `json:"next_due"`
+	Interval time.Duration `json:"interval,omitempty"`
+	// FeedTTL and FeedUpdatePeriod are the document's own hints (RSS ttl,
+	// sy:updatePeriod) from the last parse, kept for 304 and unchanged polls.
+	FeedTTL          time.Duration `json:"feed_ttl,omitempty"`
+	FeedUpdatePeriod time.Duration `json:"feed_update_period,omitempty"`
+
+	LastAttempt time.Time `json:"last_attempt,omitzero"`
+	LastSuccess time.Time `json:"last_success,omitzero"`
+	LastChange  time.Time `json:"last_change,omitzero"`
+	LastStatus  int       `json:"last_status,omitempty"`
+	// Errors counts consecutive failures; zero after a success.
+	Errors       int       `json:"errors,omitempty"`
+	LastError    string    `json:"last_error,omitempty"`
+	FailingSince time.Time `json:"failing_since,omitzero"`
+	// HeldUntil is set while the feed's host asked (Retry-After) to wait.
+	HeldUntil time.Time `json:"held_until,omitzero"`
+	// Gone is set by 410 Gone: the feed is no longer polled until its
+	// configured URL changes.
+	Gone bool `json:"gone,omitempty"`
+
+	Fetches     uint64 `json:"fetches,omitempty"`
+	NotModified uint64 `json:"not_modified,omitempty"`
+	Unchanged   uint64 `json:"unchanged,omitempty"`
+	Changed     uint64 `json:"changed,omitempty"`
+	Failures    uint64 `json:"failures,omitempty"`
+	Items       uint64 `json:"items,omitempty"`
+}
+
+// Feed health as reported by FeedState.Status.
+const (
+	StatusNew        = "new"
+	StatusOK         = "ok"
+	StatusBackingOff = "backing off"
+	StatusHeld       = "held" // host asked to wait (429/503 Retry-After)
+	StatusGone       = "gone"
+)
+
+// Status is the feed's health: new, ok, backing off, held or gone.
+func (s FeedState) Status(now time.Time) string {
+	switch {
+	case s.Gone:
+		return StatusGone
+	case s.Errors > 0:
+		return StatusBackingOff
+	case now.Before(s.HeldUntil):
+		return StatusHeld
+	case s.LastSuccess.IsZero():
+		return StatusNew
+	}
+	return StatusOK
+}
+
+// stateKey is the KV key of a feed: its subject token, which is a valid
+// key and readable in `nats kv ls`.
+func stateKey(name string) string { return pipeline.Token(name) }
+
+// Store keeps feed state and the leases that make several instances fetch
+// each due feed once. Implementations are safe for concurrent use.
+type Store interface {
+	// Load returns a feed's state; ok is false when none is stored.
+	Load(ctx context.Context, name string) (st FeedState, ok bool, err error)
+	// LoadAll returns every stored state.
+	LoadAll(ctx context.Context) ([]FeedState, error)
+	// Save stores a feed's state.
+	Save(ctx context.Context, st FeedState) error
+	// Acquire takes the feed's lease for this instance. ok is false when
+	// another instance holds it. release gives it back early; an unreleased
+	// lease expires on its own after the lease TTL.
+	Acquire(ctx context.Context, name, instance string) (release func(), ok bool, err error)
+}
+
+// MemoryStore is a Store in memory, for one process that needs neither
+// restarts nor other instances (tests, one-shot runs). Safe for
+// concurrent use.
+type MemoryStore struct {
+	mu     sync.Mutex
+	states map[string]FeedState
+	leases map[string]string
+}
+
+// NewMemoryStore returns an empty MemoryStore.
+func NewMemoryStore() *MemoryStore {
+	return &MemoryStore{states: map[string]FeedState{}, leases: map[string]string{}}
+}
+
+// Load implements Store.
+func (m *MemoryStore) Load(_ context.Context, name string) (FeedState, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st, ok := m.states[stateKey(name)]
+	return st, ok, nil
+}
+
+// LoadAll implements Store.
+func (m *MemoryStore) LoadAll(context.Context) ([]FeedState, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]FeedState, 0, len(m.states))
+	for _, st := range m.states {
+		out = append(out, st)
+	}
+	slices.SortFunc(out, func(a, b FeedState) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// Save implements Store.
+func (m *MemoryStore) Save(_ context.Context, st FeedState) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.states[stateKey(st.Name)] = st
+	return nil
+}
+
+// Acquire implements Store; leases never expire in memory.
+func (m *MemoryStore) Acquire(_ context.Context, name, instance string) (func(), bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := stateKey(name)
+	if _, held := m.leases[k]; held {
+		return nil, false, nil
+	}
+	m.leases[k] = instance
+	return func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if m.leases[k] == instance {
+			delete(m.leases, k)
+		}
+	}, true, nil
+}
+
+// KVStore is a Store on two JetStream KV buckets: feed state (kept) and
+// leases (entries expire after the lease TTL). Safe for concurrent use.
+type KVStore struct {
+	feeds  jetstream.KeyValue
+	leases jetstream.KeyValue
+}
+
+// OpenStore creates (or updates) the buckets Bucket("feeds") and
+// Bucket("leases") idempotently and returns a store on them. leaseTTL is
+// Config.LeaseTTL (zero means the default).
+func OpenStore(ctx context.Context, js jetstream.JetStream, subj pipeline.Subjects, leaseTTL time.Duration) (*KVStore, error) {
+	if leaseTTL == 0 {
+		leaseTTL = DefaultConfig().LeaseTTL
+	}
+	feeds, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      subj.Bucket("feeds"),
+		Description: "wirewatch poller: feed state (validators, schedule, errors, counters)",
+		History:     1,
+		Storage:     jetstream.FileStorage,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("kv bucket %s: %w", subj.Bucket("feeds"), err)
+	}
+	leases, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      subj.Bucket("leases"),
+		Description: "wirewatch poller: who is fetching which feed",
+		History:     1,
+		TTL:         leaseTTL,
+		Storage:     jetstream.FileStorage,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("kv bucket %s: %w", subj.Bucket("leases"), err)
+	}
+	return &KVStore{feeds: feeds, leases: leases}, nil
+}
+
+// Load implements Store.
+func (s *KVStore) Load(ctx context.Context, name string) (FeedState, bool, error) {
+	e, err := s.feeds.Get(ctx, stateKey(name))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return FeedState{}, false, nil
+	}
+	if err != nil {
+		return FeedState{}, false, fmt.Errorf("load state %s: %w", name, err)
+	}
+	var st FeedState
+	if err := json.Unmarshal(e.Value(), &st); err != nil {
+		return FeedState{}, false, fmt.Errorf("load state %s: %w", name, err)
+	}
+	return st, true, nil
+}
+
+// LoadAll implements Store. Undecodable entries are skipped.
+func (s *KVStore) LoadAll(ctx context.Context) ([]FeedState, error) {
+	w, err := s.feeds.WatchAll(ctx, jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, fmt.Errorf("load states: %w", err)
+	}
+	defer func() { _ = w.Stop() }()
+	var out []FeedState
+	for {
+		select {
+		case e, ok := <-w.Updates():
+			if !ok || e == nil {
+				slices.SortFunc(out, func(a, b FeedState) int { return strings.Compare(a.Name, b.Name) })
+				return out, nil
+			}
+			var st FeedState
+			if json.Unmarshal(e.Value(), &st) == nil {
+				out = append(out, st)
+			}
+		case <-ctx.Done():
+			return nil, fmt.Errorf("load states: %w", ctx.Err())
+		}
+	}
+}
+
+// Save implements Store.
+func (s *KVStore) Save(ctx context.Context, st FeedState) error {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("save state %s: %w", st.Name, err)
+	}
+	if _, err := s.feeds.Put(ctx, stateKey(st.Name), b); err != nil {
+		return fmt.Errorf("save state %s: %w", st.Name, err)
+	}
+	return nil
+}
+
+// Acquire implements Store with KV Create (compare-and-set on absence);
+// the bucket's TTL expires a dead instance's lease.
+func (s *KVStore) Acquire(ctx context.Context, name, instance string) (func(), bool, error) {
+	k := stateKey(name)
+	rev, err := s.leases.Create(ctx, k, []byte(instance))
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("lease %s: %w", name, err)
+	}
+	return func() {
+		// Only our own revision: never delete a lease someone else took
+		// after ours expired. A failure just leaves it to expire.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = s.leases.Delete(ctx, k, jetstream.LastRevision(rev))
+	}, true, nil
+}
+
+// States lists the stored state of every feed in the deployment's feeds
+// bucket, sorted by name, for `wirewatch feeds list`. It does not create
+// the bucket: no bucket means no feed was ever polled (an empty list).
+func States(ctx context.Context, js jetstream.JetStream, subj pipeline.Subjects) ([]FeedState, error) {
+	kv, err := js.KeyValue(ctx, subj.Bucket("feeds"))
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("feed states: %w", err)
+	}
+	return (&KVStore{feeds: kv}).LoadAll(ctx)
+}
