@@ -78,22 +78,45 @@ func useJSONLD(ld, dom string) bool {
 	return len(dom) < len(ld)*6/10
 }
 
-// decodePage returns the page as UTF-8: the charset of the HTTP header, a
-// BOM or <meta charset> in the first 1024 bytes, else UTF-8 when the bytes
-// are valid UTF-8, else windows-1252 (the HTML standard's default).
+// decodePage returns the page as UTF-8. The encoding is the first of: a
+// BOM; bytes that are valid UTF-8 with non-ASCII characters (a page saved
+// or served as UTF-8 whose header or <meta> still names a legacy charset is
+// common, and legacy text is almost never valid UTF-8 by accident); the
+// HTTP header charset; <meta charset> in the first 1024 bytes; UTF-8 when
+// the bytes are valid; windows-1252 (the HTML standard's default).
 func decodePage(page []byte, contentType string) (io.Reader, error) {
 	_, name, _ := charset.DetermineEncoding(page, contentType)
-	if name == "utf-8" {
-		if utf8.Valid(page) {
-			return bytes.NewReader(page), nil
-		}
-		return bytes.NewReader(bytes.ToValidUTF8(page, []byte("\uFFFD"))), nil
+	switch {
+	case name == "utf-8":
+	case strings.HasPrefix(name, "utf-16") || strings.HasPrefix(name, "iso-2022"):
+		// 7-bit or 16-bit encodings: the UTF-8 check says nothing.
+		return transcode(page, contentType, name)
+	case hasMultibyteUTF8(page):
+	default:
+		return transcode(page, contentType, name)
 	}
+	if utf8.Valid(page) {
+		return bytes.NewReader(page), nil
+	}
+	return bytes.NewReader(bytes.ToValidUTF8(page, []byte("\uFFFD"))), nil
+}
+
+func transcode(page []byte, contentType, name string) (io.Reader, error) {
 	r, err := charset.NewReader(bytes.NewReader(page), contentType)
 	if err != nil {
 		return nil, fmt.Errorf("decode charset %s: %w", name, err)
 	}
 	return r, nil
+}
+
+// hasMultibyteUTF8 reports whether page is valid UTF-8 and holds at least
+// one non-ASCII character.
+func hasMultibyteUTF8(page []byte) bool {
+	i := 0
+	for i < len(page) && page[i] < 0x80 {
+		i++
+	}
+	return i < len(page) && utf8.Valid(page[i:])
 }
 
 // pageMeta is what one pass over the page learns besides the body.

@@ -20,16 +20,26 @@ type nstat struct {
 	// paragraph: its text nodes and inline children, not block children.
 	inline, inlineLink, inlineCommas int
 	paras, imgs, lis, inputs, embeds int // descendant counts
-	score                            float64
-	candidate                        bool
+	// good is the text of the paragraphs below the element that look like
+	// prose: long enough and few links.
+	good      int
+	score     float64
+	candidate bool
 }
 
 // extraction holds the state of one pass over a page.
 type extraction struct {
 	strict bool
-	stats  map[*html.Node]*nstat
-	paras  []*html.Node // elements whose own paragraph text is long enough to score
-	drop   map[*html.Node]bool
+	// loose holds the stats of the non-strict pass; the strict pass keeps
+	// an unlikely-named element that holds most of the page's prose.
+	loose    map[*html.Node]*nstat
+	bodyGood int
+	stats    map[*html.Node]*nstat
+	paras    []*html.Node // elements whose own paragraph text is long enough to score
+	drop     map[*html.Node]bool
+	// topGood is the prose in the chosen nodes; cleaning never drops an
+	// element that holds a large share of it.
+	topGood int
 }
 
 // minExtract is the text length (non-space bytes) below which the strict
@@ -42,29 +52,36 @@ func extractDOM(root *html.Node, m *pageMeta) string {
 	if body == nil {
 		return ""
 	}
-	best := ""
-	for _, strict := range []bool{true, false} {
-		x := &extraction{strict: strict, stats: make(map[*html.Node]*nstat, 512), drop: map[*html.Node]bool{}}
-		x.measure(body, 0, false)
-		nodes := x.pick(body)
-		if len(nodes) == 0 {
-			continue
-		}
-		var w blockWriter
-		for _, n := range nodes {
-			x.clean(n, 0)
-			w.flush()
-			w.walk(n, 0, x.skip)
-		}
-		text := finishArticle(w.blocks(), m)
-		if len(text) > len(best) {
-			best = text
-		}
-		if nonSpaceLen(best) >= minExtract {
-			break
+	loose := &extraction{stats: make(map[*html.Node]*nstat, 1024), drop: map[*html.Node]bool{}}
+	bs := loose.measure(body, 0, false)
+	strict := &extraction{strict: true, loose: loose.stats, bodyGood: bs.good,
+		stats: make(map[*html.Node]*nstat, 1024), drop: map[*html.Node]bool{}}
+	strict.measure(body, 0, false)
+	best := strict.text(body, m)
+	if nonSpaceLen(best) < minExtract {
+		if t := loose.text(body, m); len(t) > len(best) {
+			best = t
 		}
 	}
 	return best
+}
+
+// text picks, cleans and renders the article of one pass.
+func (x *extraction) text(body *html.Node, m *pageMeta) string {
+	nodes := x.pick(body)
+	if len(nodes) == 0 {
+		return ""
+	}
+	for _, n := range nodes {
+		x.topGood += x.stats[n].good
+	}
+	var w blockWriter
+	for _, n := range nodes {
+		x.clean(n, 0)
+		w.flush()
+		w.walk(n, 0, x.skip)
+	}
+	return finishArticle(w.blocks(), m)
 }
 
 func findBody(n *html.Node) *html.Node {
@@ -118,6 +135,9 @@ func (x *extraction) junk(n *html.Node) bool {
 	}
 	if x.strict {
 		if cls := classID(n); cls != "" && unlikely(cls) {
+			if ls := x.loose[n]; ls != nil && ls.good*2 > x.bodyGood && !containsAny(cls, strongUnlikely) {
+				return false
+			}
 			return true
 		}
 	}
@@ -136,7 +156,10 @@ var (
 		"byline", "toolbar", "recommend", "trending", "most-popular", "mostpopular", "modal", "masthead",
 		"author-bio", "authorbio", "tags", "widget", "navbar", "navigation", "skip",
 	}
-	likelyNames = []string{"and", "article", "body", "column", "content", "main", "shadow", "story", "entry", "post-text"}
+	// strongUnlikely names are dropped in the strict pass however much
+	// text they hold.
+	strongUnlikely = []string{"comment", "disqus", "replies", "related", "recommend", "outbrain", "taboola"}
+	likelyNames    = []string{"and", "article", "body", "column", "content", "main", "shadow", "story", "entry", "post-text"}
 	// Readability's class weights.
 	negativeNames = []string{
 		"-ad-", "hidden", "banner", "combx", "comment", "com-", "contact", "foot", "footnote", "gdpr",
@@ -217,6 +240,7 @@ func (x *extraction) measure(n *html.Node, depth int, inLink bool) *nstat {
 			s.lis += cs.lis
 			s.inputs += cs.inputs
 			s.embeds += cs.embeds
+			s.good += cs.good
 			switch c.DataAtom {
 			case atom.P:
 				s.paras++
@@ -231,6 +255,9 @@ func (x *extraction) measure(n *html.Node, depth int, inLink bool) *nstat {
 				s.inlineCommas += cs.inlineCommas
 			}
 		}
+	}
+	if isBlock(n) && s.inline >= 50 && s.inlineLink*3 < s.inline {
+		s.good += s.inline - s.inlineLink
 	}
 	if isBlock(n) && s.inline >= 25 && !inLink {
 		switch n.DataAtom {
@@ -526,6 +553,9 @@ func (x *extraction) furniture(n *html.Node, s *nstat) bool {
 	score := 0.0
 	if s.candidate {
 		score = s.score
+	}
+	if x.topGood > 0 && s.good*10 > x.topGood*3 {
+		return false // holds much of the article: clean inside it instead
 	}
 	if weight+score < 0 {
 		return true
