@@ -39,7 +39,8 @@ type extraction struct {
 	drop     map[*html.Node]bool
 	// topGood is the prose in the chosen nodes; cleaning never drops an
 	// element that holds a large share of it.
-	topGood int
+	topGood  int
+	topScore float64
 }
 
 // minExtract is the text length (non-space bytes) below which the strict
@@ -378,6 +379,7 @@ func (x *extraction) pick(body *html.Node) []*html.Node {
 		}
 	}
 	top = x.raise(top, cands)
+	x.topScore = max(x.stats[top].score, topScore)
 	return x.siblings(top)
 }
 
@@ -473,7 +475,7 @@ func (x *extraction) siblings(top *html.Node) []*html.Node {
 		return []*html.Node{top}
 	}
 	ts := x.stats[top]
-	threshold := max(10, ts.score*0.2)
+	threshold := max(10, x.topScore*0.2)
 	topClass := attr(top, "class")
 	var out []*html.Node
 	for c := parent.FirstChild; c != nil; c = c.NextSibling {
@@ -490,9 +492,15 @@ func (x *extraction) siblings(top *html.Node) []*html.Node {
 		}
 		bonus := 0.0
 		if topClass != "" && attr(c, "class") == topClass {
-			bonus = ts.score * 0.2
+			bonus = x.topScore * 0.2
 		}
 		if cs.candidate && cs.score+bonus >= threshold {
+			out = append(out, c)
+			continue
+		}
+		// A sibling that is mostly prose continues the article (sections
+		// split by a figure, a pull quote or an ad slot).
+		if cs.good >= 140 && cs.good*10 >= ts.good && cs.linkDensity() < 0.25 && classWeight(c) >= 0 {
 			out = append(out, c)
 			continue
 		}
