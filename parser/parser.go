@@ -1,8 +1,12 @@
 package parser
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"time"
+
+	"github.com/mmcdole/gofeed"
 
 	"github.com/wirewatch/wirewatch/pipeline"
 )
@@ -26,9 +30,47 @@ type Feed struct {
 	Items        []pipeline.Item
 }
 
-// Parse parses an RSS 0.9x/1.0/2.0, Atom or JSON Feed document. now is the
-// fetch time (Item.Fetched). It never panics on hostile input.
-// STUB: replaced by the real implementation.
-func Parse(src Source, body []byte, now time.Time) (*Feed, error) {
-	return nil, errors.New("parser.Parse: not implemented yet")
+// Parse parses an RSS 0.9x/1.0/2.0, Atom or JSON Feed document fetched from
+// src. now is the fetch time: it becomes every item's Fetched and is the
+// only clock Parse reads. Items come in document order, each with ID, Feed,
+// FeedURL, Fetched, Text and ContentHash set; entries listed twice in one
+// document appear once. Errors name the feed ("parse feed <name>: …"): an
+// empty body, an HTML page, a document that is not a feed, or XML/JSON so
+// broken that no feed can be read from it. Parse never panics on hostile
+// input and is safe for concurrent use.
+func Parse(src Source, body []byte, now time.Time) (f *Feed, err error) {
+	name := src.Name
+	if name == "" {
+		name = src.URL
+	}
+	defer func() {
+		// gofeed is third-party code fed hostile bytes: a panic in it must
+		// cost one document, not the process.
+		if r := recover(); r != nil {
+			f, err = nil, fmt.Errorf("parse feed %s: parser panic: %v", name, r)
+		}
+	}()
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, fmt.Errorf("parse feed %s: empty document", name)
+	}
+	fp := gofeed.NewParser()
+	fp.KeepOriginalFeed = true
+	gf, err := fp.Parse(bytes.NewReader(body))
+	if err != nil {
+		if errors.Is(err, gofeed.ErrFeedTypeNotDetected) {
+			if looksLikeHTML(body) {
+				return nil, fmt.Errorf("parse feed %s: not a feed: got an HTML page", name)
+			}
+			return nil, fmt.Errorf("parse feed %s: not an RSS, Atom or JSON feed", name)
+		}
+		return nil, fmt.Errorf("parse feed %s: %w", name, err)
+	}
+	return convert(src, gf, now.UTC()), nil
+}
+
+// looksLikeHTML reports whether the start of body is an HTML page, the usual
+// answer of a site whose feed moved.
+func looksLikeHTML(body []byte) bool {
+	head := bytes.ToLower(body[:min(len(body), 1024)])
+	return bytes.Contains(head, []byte("<!doctype html")) || bytes.Contains(head, []byte("<html"))
 }
