@@ -76,7 +76,7 @@ func (x *extraction) text(body *html.Node, m *pageMeta) string {
 	for _, n := range nodes {
 		x.topGood += x.stats[n].good
 	}
-	var w blockWriter
+	w := blockWriter{dropLinks: true}
 	for _, n := range nodes {
 		x.clean(n, 0)
 		w.flush()
@@ -627,6 +627,8 @@ var chromeLines = []string{
 	"related articles", "related stories", "more on this story", "skip to content", "close", "menu",
 	"loading...", "loading", "story continues below advertisement", "article continues below",
 	"continue reading below", "scroll to continue with content", "sign up", "subscribe",
+	"you may also like", "recommended", "read next", "more stories", "trending", "most popular",
+	"related coverage", "see also", "more from", "up next", "watch", "photos", "video",
 }
 
 func isChrome(b string) bool {

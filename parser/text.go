@@ -235,6 +235,11 @@ type blockWriter struct {
 	out   []string
 	cur   strings.Builder
 	space bool // a space is pending before the next word
+	// With dropLinks set, a block that is almost all link text (a list of
+	// headlines, a "related" line) is left out.
+	dropLinks bool
+	inLink    int // depth of <a> elements around the current text
+	linkBytes int // non-space bytes of link text in the current block
 }
 
 func (w *blockWriter) blocks() []string {
@@ -244,10 +249,21 @@ func (w *blockWriter) blocks() []string {
 
 func (w *blockWriter) flush() {
 	if w.cur.Len() > 0 {
-		w.out = append(w.out, strings.TrimSpace(w.cur.String()))
+		b := strings.TrimSpace(w.cur.String())
+		if !w.dropLinks || w.linkBytes == 0 || !linkBlock(b, w.linkBytes) {
+			w.out = append(w.out, b)
+		}
 		w.cur.Reset()
 	}
+	w.linkBytes = 0
 	w.space = false
+}
+
+// linkBlock reports whether a block with linkBytes of link text is a link
+// list rather than prose.
+func linkBlock(b string, linkBytes int) bool {
+	n := nonSpaceLen(b)
+	return n < 300 && linkBytes*10 >= n*9
 }
 
 func (w *blockWriter) newline() {
@@ -288,6 +304,9 @@ func (w *blockWriter) walk(n *html.Node, depth int, skip func(*html.Node) bool) 
 	switch n.Type {
 	case html.TextNode:
 		w.text(n.Data)
+		if w.inLink > 0 {
+			w.linkBytes += nonSpaceLen(n.Data)
+		}
 		return
 	case html.ElementNode:
 	case html.DocumentNode:
@@ -302,11 +321,17 @@ func (w *blockWriter) walk(n *html.Node, depth int, skip func(*html.Node) bool) 
 	if block {
 		w.flush()
 	}
+	if n.DataAtom == atom.A {
+		w.inLink++
+	}
 	for c := n.FirstChild; c != nil; c = c.NextSibling {
 		if c.Type == html.ElementNode && skip != nil && skip(c) {
 			continue
 		}
 		w.walk(c, depth+1, skip)
+	}
+	if n.DataAtom == atom.A {
+		w.inLink--
 	}
 	if block {
 		w.flush()
