@@ -1,0 +1,134 @@
+package dedup
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/wirewatch/wirewatch/pipeline"
+)
+
+// Config tunes the dedup stage. The zero value is usable: every zero field
+// takes its default (see docs/dedup.md for how each default was measured).
+type Config struct {
+	// Window is how far apart, by item time, two reports of one story may
+	// be, and how long (by item time) candidates for copies are kept.
+	// Default 72h.
+	Window time.Duration
+	// KeepIDs is how long, by item time, item identities are remembered
+	// for the "same item again" level. At least Window; default 7 days.
+	KeepIDs time.Duration
+	// RedeliveryWindow: an item whose ID and version were already decided
+	// less than this long ago (wall clock) is taken as a redelivery of an
+	// unfinished message and gets the same outputs again (the output
+	// stream drops repeats by Nats-Msg-Id); older, it is a re-poll and is
+	// dropped. It must not exceed the parsed stream's duplicate window,
+	// inside which the server itself drops re-polls. Default 24h, the
+	// pipeline's default duplicate window.
+	RedeliveryWindow time.Duration
+
+	// MinWords is the fewest body words a text needs for the exact and
+	// syndicated levels; shorter bodies (teasers, headline-only feeds)
+	// only join stories. Default 25.
+	MinWords int
+	// Jaccard is the estimated shingle Jaccard similarity at or above
+	// which two texts are copies. Default 0.6.
+	Jaccard float64
+	// Containment is the estimated share of the shorter text's shingles
+	// found in the longer one at or above which the shorter is a copy
+	// (truncated, or the longer has an added footer). Default 0.8.
+	Containment float64
+
+	// StoryThreshold is the TF-IDF cosine similarity between an item and
+	// a story at or above which the item joins the story. Default 0.25.
+	StoryThreshold float64
+	// MergeThreshold is the similarity an item must have with two stories
+	// for them to be merged into one. Default 0.5.
+	MergeThreshold float64
+	// LeadWords is how many words of the body, after the headline, count
+	// as the lead for story terms. Default 60.
+	LeadWords int
+	// TitleWeight and EntityWeight scale title terms and entities against
+	// lead terms (weight 1). Defaults 2 and 2.
+	TitleWeight  float64
+	EntityWeight float64
+	// Entities, when set, returns entity identifiers of an item (e.g. the
+	// tagger's entity matcher); they count as rare story terms. Optional:
+	// without it the stage uses title and lead terms only. It must be
+	// safe for concurrent use and deterministic.
+	Entities func(*pipeline.Item) []string
+
+	// Now is the wall clock; nil means time.Now. Tests set it.
+	Now func() time.Time
+}
+
+// Defaults.
+const (
+	DefaultWindow           = 72 * time.Hour
+	DefaultKeepIDs          = 7 * 24 * time.Hour
+	DefaultRedeliveryWindow = 24 * time.Hour
+)
+
+// withDefaults returns c with every zero field set to its default.
+func (c Config) withDefaults() Config {
+	if c.Window == 0 {
+		c.Window = DefaultWindow
+	}
+	if c.KeepIDs == 0 {
+		c.KeepIDs = DefaultKeepIDs
+	}
+	c.KeepIDs = max(c.KeepIDs, c.Window)
+	if c.RedeliveryWindow == 0 {
+		c.RedeliveryWindow = DefaultRedeliveryWindow
+	}
+	if c.MinWords == 0 {
+		c.MinWords = 25
+	}
+	if c.Jaccard == 0 {
+		c.Jaccard = 0.6
+	}
+	if c.Containment == 0 {
+		c.Containment = 0.8
+	}
+	if c.StoryThreshold == 0 {
+		c.StoryThreshold = 0.25
+	}
+	if c.MergeThreshold == 0 {
+		c.MergeThreshold = 0.5
+	}
+	if c.LeadWords == 0 {
+		c.LeadWords = 60
+	}
+	if c.TitleWeight == 0 {
+		c.TitleWeight = 2
+	}
+	if c.EntityWeight == 0 {
+		c.EntityWeight = 2
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// Validate reports every out-of-range field.
+func (c Config) Validate() error {
+	var errs []error
+	check := func(ok bool, key string, v any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf("dedup.%s: %v is out of range", key, v))
+		}
+	}
+	check(c.Window >= 0, "window", c.Window)
+	check(c.KeepIDs >= 0, "keep_ids", c.KeepIDs)
+	check(c.RedeliveryWindow >= 0, "redelivery_window", c.RedeliveryWindow)
+	check(c.MinWords >= 0, "min_words", c.MinWords)
+	check(c.Jaccard >= 0 && c.Jaccard <= 1, "jaccard", c.Jaccard)
+	check(c.Containment >= 0 && c.Containment <= 1, "containment", c.Containment)
+	check(c.StoryThreshold >= 0 && c.StoryThreshold <= 1, "story_threshold", c.StoryThreshold)
+	check(c.MergeThreshold >= 0 && c.MergeThreshold <= 1, "merge_threshold", c.MergeThreshold)
+	check(c.LeadWords >= 0, "lead_words", c.LeadWords)
+	check(c.TitleWeight >= 0, "title_weight", c.TitleWeight)
+	check(c.EntityWeight >= 0, "entity_weight", c.EntityWeight)
+	return errors.Join(errs...)
+}

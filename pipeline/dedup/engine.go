@@ -1,0 +1,590 @@
+package dedup
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/wirewatch/wirewatch/pipeline"
+)
+
+// Story events, the "event" field of a message on stories.<story_id>.
+const (
+	EventCreated = "created"
+	EventGrew    = "grew"
+	EventMerged  = "merged"
+)
+
+// Decision is what the engine decided for one item.
+type Decision struct {
+	// Drop: the same version of a known item again (a re-poll); nothing
+	// is published.
+	Drop bool
+	// Replay: the same version decided moments ago (a redelivery of an
+	// unfinished message); the recorded outputs are published again and
+	// nothing is recorded.
+	Replay bool
+	// Update: a new version of a known item.
+	Update      bool
+	DuplicateOf string
+	DupKind     string
+	StoryID     string
+	// Event is the story event to publish ("" for none), Merged the
+	// stories merged into StoryID by this item, Size the story's size
+	// after this item.
+	Event  string
+	Merged []string
+	Size   int
+	// Score is the similarity behind the decision (copy overlap or story
+	// cosine), for logs and evaluation.
+	Score float64
+}
+
+// entry is the state kept for one item.
+type entry struct {
+	id      string
+	version string
+	seen    int64 // wall clock of the decision, unix ms
+	t       int64 // item time, unix ms
+	dupOf   string
+	kind    string
+	story   string
+	event   string
+	merged  []string
+	size    int32
+	update  bool
+	exact   string
+	guidKey string
+	feed    string
+
+	// First copies within the window only.
+	shingles int32
+	sig      *Signature
+	terms    []term
+	inDocs   bool
+}
+
+// story is one cluster of reports.
+type story struct {
+	id         string
+	start      int64 // earliest item time
+	last       int64 // latest item time
+	size       int
+	centroid   map[uint32]float32 // sum of members' unit term vectors
+	normN      int                // doc count when norm was computed
+	norm       float64            // IDF-weighted norm of centroid, cached
+	originID   string             // earliest item by item time
+	originFeed string
+}
+
+// maxCentroid bounds the terms a story keeps.
+const maxCentroid = 100
+
+// Engine holds the dedup state and makes the decisions. It is a pure
+// in-memory structure: Decide reads it, Apply changes it, and applying the
+// same records in the same order always yields the same state. It is not
+// safe for concurrent use; Dedup serialises access.
+type Engine struct {
+	cfg Config
+
+	items   map[string]*entry
+	exact   map[string]string // content hash -> first item ID
+	guids   map[string]string // GUID+URL key -> first item ID
+	docs    []*entry          // first copies in the LSH index, by ref-1
+	lsh     lshIndex
+	df      map[uint32]int32
+	ndocs   int
+	stories map[string]*story
+	posting map[uint32][]*story
+	alias   map[string]string // merged story -> survivor
+
+	watermark int64 // latest item time applied, unix ms
+	applies   int
+}
+
+// NewEngine returns an empty engine; cfg zero fields take defaults.
+func NewEngine(cfg Config) *Engine {
+	cfg = cfg.withDefaults()
+	return &Engine{
+		cfg:     cfg,
+		items:   map[string]*entry{},
+		exact:   map[string]string{},
+		guids:   map[string]string{},
+		df:      map[uint32]int32{},
+		stories: map[string]*story{},
+		posting: map[uint32][]*story{},
+		alias:   map[string]string{},
+		lsh:     newLSH(1024),
+	}
+}
+
+// Process decides and applies one item, as one worker alone would: the
+// convenience used by tests and evaluation.
+func (e *Engine) Process(it *pipeline.Item) Decision {
+	f := extract(it, &e.cfg)
+	d := e.Decide(it, &f)
+	if !d.Drop && !d.Replay {
+		e.Apply(newRecord(it, &f, &d, e.cfg.Now()))
+	}
+	return d
+}
+
+// resolve follows merges to the surviving story ID.
+func (e *Engine) resolve(id string) string {
+	for i := 0; i < 64; i++ {
+		next, ok := e.alias[id]
+		if !ok {
+			return id
+		}
+		id = next
+	}
+	return id
+}
+
+// Decide returns the decision for it with features f, reading the state
+// only.
+func (e *Engine) Decide(it *pipeline.Item, f *features) Decision {
+	if old := e.items[it.ID]; old != nil {
+		if old.version == it.Version() {
+			if e.cfg.Now().UnixMilli()-old.seen <= e.cfg.RedeliveryWindow.Milliseconds() {
+				return Decision{Replay: true, Update: old.update, DuplicateOf: old.dupOf, DupKind: old.kind,
+					StoryID: old.story, Event: old.event, Merged: old.merged, Size: int(old.size)}
+			}
+			return Decision{Drop: true}
+		}
+		sid := e.resolve(old.story)
+		size := 0
+		if s := e.stories[sid]; s != nil {
+			size = s.size
+		}
+		return Decision{Update: true, DuplicateOf: old.dupOf, DupKind: old.kind, StoryID: sid, Size: size}
+	}
+	if root := e.exactRoot(f); root != nil {
+		return e.copyOf(root, pipeline.DupExact, 1)
+	}
+	if root, score := e.nearCopy(f); root != nil {
+		return e.copyOf(root, pipeline.DupSyndicated, score)
+	}
+	return e.cluster(it, f)
+}
+
+// exactRoot returns the first item with the same text hash or the same
+// raw GUID and canonical URL.
+func (e *Engine) exactRoot(f *features) *entry {
+	if f.exact != "" {
+		if id, ok := e.exact[f.exact]; ok {
+			if r := e.items[id]; r != nil {
+				return r
+			}
+		}
+	}
+	if f.guidKey != "" {
+		if id, ok := e.guids[f.guidKey]; ok {
+			if r := e.items[id]; r != nil {
+				return r
+			}
+		}
+	}
+	return nil
+}
+
+// copyOf is the decision for a copy of root.
+func (e *Engine) copyOf(root *entry, kind string, score float64) Decision {
+	first := root.id
+	if root.dupOf != "" {
+		first = root.dupOf
+	}
+	sid := e.resolve(root.story)
+	size := 1
+	if s := e.stories[sid]; s != nil {
+		size = s.size + 1
+	}
+	return Decision{DuplicateOf: first, DupKind: kind, StoryID: sid, Event: EventGrew, Size: size, Score: score}
+}
+
+// nearCopy finds the first copy whose text this one copies: the LSH
+// candidate with the highest verified overlap (earliest on a tie).
+func (e *Engine) nearCopy(f *features) (*entry, float64) {
+	if f.shingles == 0 {
+		return nil, 0
+	}
+	var best *entry
+	bestScore := 0.0
+	seen := map[uint32]bool{}
+	for b := range numBands {
+		e.lsh.each(f.sig.bandKey(b), func(ref uint32) {
+			if seen[ref] {
+				return
+			}
+			seen[ref] = true
+			c := e.docs[ref-1]
+			if c == nil || !c.inDocs {
+				return
+			}
+			j := f.sig.jaccard(c.sig)
+			score := 0.0
+			if j >= e.cfg.Jaccard {
+				score = j
+			}
+			if ov := overlap(j, f.shingles, int(c.shingles)); ov >= e.cfg.Containment && ov > score {
+				score = ov
+			}
+			if score == 0 {
+				return
+			}
+			if best == nil || score > bestScore || score == bestScore && c.seen < best.seen {
+				best, bestScore = c, score
+			}
+		})
+	}
+	return best, bestScore
+}
+
+// idf is the rarity weight of a term given the current document
+// frequencies: ln((N+1)/(df+0.5)).
+func (e *Engine) idf(h uint32) float64 {
+	return math.Log((float64(e.ndocs) + 1) / (float64(e.df[h]) + 0.5))
+}
+
+// storyNorm returns the IDF-weighted norm of s's centroid, recomputed
+// when the document count moved by more than 5% since the last time.
+func (e *Engine) storyNorm(s *story) float64 {
+	if s.norm > 0 && e.ndocs <= s.normN+s.normN/20 {
+		return s.norm
+	}
+	var n float64
+	for h, w := range s.centroid {
+		x := float64(w) * e.idf(h)
+		n += x * x
+	}
+	s.norm, s.normN = math.Sqrt(n), e.ndocs
+	return s.norm
+}
+
+// cluster assigns a first copy to a story: the most similar active story
+// at or above StoryThreshold, else a new one; stories that the item
+// matches at or above MergeThreshold besides the best are merged in.
+func (e *Engine) cluster(it *pipeline.Item, f *features) Decision {
+	t := it.Time().UnixMilli()
+	win := e.cfg.Window.Milliseconds()
+	var qn float64
+	q := make([]float64, len(f.terms))
+	for i, tm := range f.terms {
+		q[i] = float64(tm.w) * e.idf(tm.h)
+		qn += q[i] * q[i]
+	}
+	qn = math.Sqrt(qn)
+	type cand struct {
+		s    *story
+		dot  float64
+		last int // index of the last term added, against repeated postings
+	}
+	cands := map[*story]*cand{}
+	if qn > 0 {
+		for i, tm := range f.terms {
+			for _, s := range e.posting[tm.h] {
+				w, ok := s.centroid[tm.h]
+				if !ok || e.stories[s.id] != s {
+					continue
+				}
+				if t < s.start-win || t > s.last+win {
+					continue
+				}
+				c := cands[s]
+				if c == nil {
+					c = &cand{s: s, last: -1}
+					cands[s] = c
+				}
+				if c.last == i {
+					continue
+				}
+				c.last = i
+				c.dot += q[i] * float64(w) * e.idf(tm.h)
+			}
+		}
+	}
+	scored := make([]cand, 0, len(cands))
+	for _, c := range cands {
+		if n := e.storyNorm(c.s); n > 0 {
+			scored = append(scored, cand{s: c.s, dot: c.dot / (n * qn)})
+		}
+	}
+	slices.SortFunc(scored, func(a, b cand) int {
+		if a.dot != b.dot {
+			return cmp.Compare(b.dot, a.dot)
+		}
+		return cmp.Compare(a.s.id, b.s.id)
+	})
+	if len(scored) == 0 || scored[0].dot < e.cfg.StoryThreshold {
+		score := 0.0
+		if len(scored) > 0 {
+			score = scored[0].dot
+		}
+		return Decision{StoryID: storyID(it.ID), Event: EventCreated, Size: 1, Score: score}
+	}
+	best := scored[0]
+	group := []*story{best.s}
+	for _, c := range scored[1:] {
+		if c.dot < e.cfg.MergeThreshold || best.dot < e.cfg.MergeThreshold {
+			break
+		}
+		group = append(group, c.s)
+	}
+	if len(group) == 1 {
+		return Decision{StoryID: best.s.id, Event: EventGrew, Size: best.s.size + 1, Score: best.dot}
+	}
+	// The oldest story survives a merge, so its ID stays stable.
+	slices.SortFunc(group, func(a, b *story) int {
+		if a.start != b.start {
+			return cmp.Compare(a.start, b.start)
+		}
+		return cmp.Compare(a.id, b.id)
+	})
+	d := Decision{StoryID: group[0].id, Event: EventMerged, Size: 1, Score: best.dot}
+	for _, s := range group {
+		d.Size += s.size
+	}
+	for _, s := range group[1:] {
+		d.Merged = append(d.Merged, s.id)
+	}
+	return d
+}
+
+// storyID derives a story's ID from its first item's ID.
+func storyID(itemID string) string {
+	h := sha256.Sum256([]byte("story\x00" + itemID))
+	return "s" + hex.EncodeToString(h[:10])
+}
+
+// Apply records a decision in the state. Records must be applied in the
+// order they were written.
+func (e *Engine) Apply(r *Record) {
+	e.applies++
+	if r.Time > e.watermark {
+		e.watermark = r.Time
+	}
+	if old := e.items[r.ID]; old != nil {
+		// An update (or a record replayed twice): the decision stands,
+		// only the version and time of the last write change.
+		old.version, old.seen, old.update = r.Version, r.Seen, r.Update
+		old.event, old.merged, old.size = r.Event, r.Merged, int32(r.Size)
+		return
+	}
+	en := &entry{
+		id: r.ID, version: r.Version, seen: r.Seen, t: r.Time, dupOf: r.DupOf, kind: r.Kind,
+		story: r.Story, event: r.Event, merged: r.Merged, size: int32(r.Size), update: r.Update,
+		exact: r.Exact, guidKey: r.GUIDKey, feed: r.Feed,
+	}
+	e.items[r.ID] = en
+	if r.Exact != "" {
+		if _, ok := e.exact[r.Exact]; !ok {
+			e.exact[r.Exact] = r.ID
+		}
+	}
+	if r.GUIDKey != "" {
+		if _, ok := e.guids[r.GUIDKey]; !ok {
+			e.guids[r.GUIDKey] = r.ID
+		}
+	}
+	sid := e.resolve(r.Story)
+	s := e.stories[sid]
+	for _, m := range r.Merged {
+		e.mergeInto(sid, m)
+		if s == nil {
+			s = e.stories[sid]
+		}
+	}
+	if s == nil {
+		s = &story{id: sid, start: r.Time, last: r.Time, centroid: map[uint32]float32{},
+			originID: r.ID, originFeed: r.Feed}
+		e.stories[sid] = s
+	}
+	s.size++
+	s.start, s.last = min(s.start, r.Time), max(s.last, r.Time)
+	if r.Time < e.items[s.originID].timeOr(math.MaxInt64) {
+		s.originID, s.originFeed = r.ID, r.Feed
+	}
+	if r.DupOf == "" {
+		terms := r.terms()
+		en.terms = terms
+		for _, tm := range terms {
+			e.df[tm.h]++
+			if _, ok := s.centroid[tm.h]; !ok {
+				e.posting[tm.h] = append(e.posting[tm.h], s)
+			}
+			s.centroid[tm.h] += tm.w
+		}
+		e.ndocs++
+		s.norm = 0
+		if len(s.centroid) > 2*maxCentroid {
+			e.prune(s)
+		}
+		if sig, ok := r.signature(); ok && r.Shingles > 0 {
+			en.sig, en.shingles, en.inDocs = sig, int32(r.Shingles), true
+			e.docs = append(e.docs, en)
+			ref := uint32(len(e.docs))
+			for b := range numBands {
+				e.lsh.add(sig.bandKey(b), ref)
+			}
+		}
+	}
+	if e.applies%1024 == 0 {
+		e.evict()
+	}
+}
+
+func (en *entry) timeOr(def int64) int64 {
+	if en == nil {
+		return def
+	}
+	return en.t
+}
+
+// mergeInto merges story m into story into (creating into from m when it
+// does not exist yet, as on a replay that starts mid-window).
+func (e *Engine) mergeInto(into, m string) {
+	m = e.resolve(m)
+	if m == into {
+		return
+	}
+	src := e.stories[m]
+	dst := e.stories[into]
+	e.alias[m] = into
+	delete(e.stories, m)
+	if src == nil {
+		return
+	}
+	if dst == nil {
+		src.id = into
+		e.stories[into] = src
+		return
+	}
+	dst.size += src.size
+	dst.start, dst.last = min(dst.start, src.start), max(dst.last, src.last)
+	if src.start < dst.start || e.items[dst.originID] == nil {
+		dst.originID, dst.originFeed = src.originID, src.originFeed
+	}
+	for h, w := range src.centroid {
+		if _, ok := dst.centroid[h]; !ok {
+			e.posting[h] = append(e.posting[h], dst)
+		}
+		dst.centroid[h] += w
+	}
+	dst.norm = 0
+	if len(dst.centroid) > 2*maxCentroid {
+		e.prune(dst)
+	}
+}
+
+// prune keeps the maxCentroid terms of s with the highest IDF weight.
+func (e *Engine) prune(s *story) {
+	type tw struct {
+		h uint32
+		w float64
+	}
+	all := make([]tw, 0, len(s.centroid))
+	for h, w := range s.centroid {
+		all = append(all, tw{h, float64(w) * e.idf(h)})
+	}
+	slices.SortFunc(all, func(a, b tw) int {
+		if a.w != b.w {
+			return cmp.Compare(b.w, a.w)
+		}
+		return cmp.Compare(a.h, b.h)
+	})
+	for _, x := range all[maxCentroid:] {
+		delete(s.centroid, x.h)
+	}
+	s.norm = 0
+}
+
+// evict forgets what fell out of the window (by item time): copies'
+// candidates, document frequencies and stories after Window, identities
+// after KeepIDs. It rebuilds the LSH index and postings when it removed
+// anything from them.
+func (e *Engine) evict() {
+	win := e.watermark - e.cfg.Window.Milliseconds()
+	keep := e.watermark - e.cfg.KeepIDs.Milliseconds()
+	changed := false
+	for id, en := range e.items {
+		if en.t < win && en.terms != nil {
+			for _, tm := range en.terms {
+				if e.df[tm.h]--; e.df[tm.h] <= 0 {
+					delete(e.df, tm.h)
+				}
+			}
+			e.ndocs--
+			en.terms = nil
+		}
+		if en.t < win && en.inDocs {
+			en.inDocs, en.sig = false, nil
+			changed = true
+		}
+		if en.t < keep {
+			delete(e.items, id)
+			if e.exact[en.exact] == id {
+				delete(e.exact, en.exact)
+			}
+			if e.guids[en.guidKey] == id {
+				delete(e.guids, en.guidKey)
+			}
+		}
+	}
+	for id, s := range e.stories {
+		if s.last < win {
+			delete(e.stories, id)
+			changed = true
+		}
+	}
+	for m, into := range e.alias {
+		if _, ok := e.stories[into]; !ok {
+			if _, ok := e.alias[into]; !ok {
+				delete(e.alias, m)
+			}
+		}
+	}
+	if !changed {
+		return
+	}
+	docs := e.docs[:0]
+	for _, d := range e.docs {
+		if d != nil && d.inDocs {
+			docs = append(docs, d)
+		}
+	}
+	clear(e.docs[len(docs):])
+	e.docs = docs
+	e.lsh = newLSH(len(docs) * numBands)
+	for i, d := range e.docs {
+		for b := range numBands {
+			e.lsh.add(d.sig.bandKey(b), uint32(i+1))
+		}
+	}
+	e.posting = map[uint32][]*story{}
+	for _, s := range e.stories {
+		for h := range s.centroid {
+			e.posting[h] = append(e.posting[h], s)
+		}
+	}
+}
+
+// Stats describes the state's size.
+type Stats struct {
+	Items, Docs, Stories int
+}
+
+// Stats returns the current state size.
+func (e *Engine) Stats() Stats {
+	return Stats{Items: len(e.items), Docs: len(e.docs), Stories: len(e.stories)}
+}
+
+// unixMilli converts a time to unix ms, zero time to 0.
+func unixMilli(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}

@@ -1,0 +1,139 @@
+package dedup
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/wirewatch/wirewatch/pipeline"
+)
+
+// term is one weighted story term: a hashed word or entity.
+type term struct {
+	h uint32
+	w float32
+}
+
+// features is what the engine needs of an item: computed once, outside
+// any lock, and stored in the item's record so other workers can apply
+// the decision without the text.
+type features struct {
+	words    int       // body words after boilerplate removal
+	shingles int       // distinct shingles
+	sig      Signature // valid when shingles > 0
+	exact    string    // content hash, when the text is non-trivial
+	guidKey  string    // hash of raw GUID + canonical URL, when both are set
+	terms    []term    // story terms, sorted by h, unit length (L2)
+}
+
+// extract computes the features of it under cfg.
+func extract(it *pipeline.Item, cfg *Config) features {
+	var f features
+	lines := bodyLines(it.Title, it.Text)
+	words := make([]string, 0, 512)
+	for _, l := range lines {
+		words = appendWords(words, l)
+	}
+	f.words = len(words)
+	if f.words >= cfg.MinWords {
+		sh := shingles(words, nil)
+		f.shingles = len(sh)
+		f.sig = minhash(sh)
+		if it.ContentHash != "" {
+			f.exact = it.ContentHash
+		}
+	}
+	if it.GUID != "" && it.URL != "" {
+		h := sha256.Sum256([]byte(it.GUID + "\x00" + it.URL))
+		f.guidKey = hex.EncodeToString(h[:12])
+	}
+	f.terms = storyTerms(it, words, cfg)
+	return f
+}
+
+// storyTerms builds the item's story vector: title words, lead words and
+// entities, each with sublinear term frequency times its field weight,
+// normalised to unit length. Rarity (IDF) is applied at scoring time,
+// because document frequencies keep changing.
+func storyTerms(it *pipeline.Item, body []string, cfg *Config) []term {
+	acc := make(map[uint32]float64, 64)
+	add := func(words []string, weight float64) {
+		tf := make(map[uint32]int, len(words))
+		for _, w := range words {
+			if s, ok := stem(w); ok {
+				tf[termHash(s)]++
+			}
+		}
+		for h, n := range tf {
+			acc[h] += weight * (1 + math.Log(float64(n)))
+		}
+	}
+	title := appendWords(nil, it.Title)
+	add(title, cfg.TitleWeight)
+	lead := body[:min(len(body), cfg.LeadWords)]
+	add(lead, 1)
+	if cfg.Entities != nil {
+		seen := map[uint32]bool{}
+		for _, e := range cfg.Entities(it) {
+			h := termHash("\x00e:" + strings.ToLower(e))
+			if !seen[h] {
+				seen[h] = true
+				acc[h] += cfg.EntityWeight
+			}
+		}
+	}
+	terms := make([]term, 0, len(acc))
+	var norm float64
+	for h, w := range acc {
+		norm += w * w
+		terms = append(terms, term{h: h, w: float32(w)})
+	}
+	if norm > 0 {
+		inv := 1 / math.Sqrt(norm)
+		for i := range terms {
+			terms[i].w = float32(float64(terms[i].w) * inv)
+		}
+	}
+	slices.SortFunc(terms, func(a, b term) int { return cmp.Compare(a.h, b.h) })
+	return terms
+}
+
+// termHash hashes a term to 32 bits, never 0.
+func termHash(s string) uint32 { return uint32(mix64(wordHash(s))) | 1 }
+
+// stem drops stop words and short tokens and strips a plural or
+// possessive ending, so "summits" and "summit" are one term.
+func stem(w string) (string, bool) {
+	if len(w) < 2 || stopWords[w] {
+		return "", false
+	}
+	n := len(w)
+	switch {
+	case n > 4 && strings.HasSuffix(w, "ies"):
+		return w[:n-3] + "y", true
+	case n > 3 && w[n-1] == 's' && w[n-2] != 's' && w[n-2] != 'u' && w[n-2] != 'i':
+		return w[:n-1], true
+	}
+	return w, true
+}
+
+var stopWords = func() map[string]bool {
+	m := map[string]bool{}
+	for _, w := range strings.Fields(`a about above after again against all almost also although am among an and
+	another any are around as at be became because been before being below between both but by can could did do
+	does doing done down during each either else even ever every few for from further had has have having he her
+	here hers herself him himself his how however i if in into is it its itself just last least less like made
+	make many may me might more most much must my myself near neither never new next no nor not now of off often
+	on once one only or other our ours ourselves out over own per perhaps rather really said same say says she
+	should since so some still such than that the their theirs them themselves then there these they this those
+	though through thus to too toward under until up upon us very via was we well were what when where whether
+	which while who whom whose why will with within without would yet you your yours yourself yourselves
+	told according including including mr mrs ms dr also just told tuesday monday wednesday thursday friday
+	saturday sunday today yesterday tomorrow week year years time times day days two three first second`) {
+		m[w] = true
+	}
+	return m
+}()

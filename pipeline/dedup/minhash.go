@@ -1,0 +1,128 @@
+package dedup
+
+import "math"
+
+// Signature sizes. 64 MinHash values in 32 bands of 2 rows make a pair
+// with Jaccard 0.3 a candidate with probability 0.95 and one with 0.5 with
+// probability 0.9999, while unrelated texts (Jaccard ~0.01) collide in 0.3%
+// of pairs; verification then decides on the estimate.
+const (
+	numHashes = 64
+	bandRows  = 2
+	numBands  = numHashes / bandRows
+)
+
+// shingleK is the number of words in a shingle.
+const shingleK = 5
+
+// Signature is the MinHash signature of a text's set of word shingles.
+type Signature [numHashes]uint32
+
+// wordHash hashes a word with FNV-1a: stable across processes, unlike
+// maphash, because signatures are shared through NATS.
+func wordHash(w string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(w); i++ {
+		h ^= uint64(w[i])
+		h *= 1099511628211
+	}
+	return h
+}
+
+// mix64 is the splitmix64 finaliser.
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
+}
+
+// permA and permB are the coefficients of the numHashes hash functions
+// h_i(x) = hi32(a_i*x + b_i), derived deterministically.
+var permA, permB [numHashes]uint64
+
+func init() {
+	s := uint64(0x9e3779b97f4a7c15)
+	for i := range numHashes {
+		s += 0x9e3779b97f4a7c15
+		permA[i] = mix64(s) | 1
+		s += 0x9e3779b97f4a7c15
+		permB[i] = mix64(s)
+	}
+}
+
+// shingles returns the distinct hashes of the k-word shingles of words
+// (one shingle of all words when there are fewer than k), reusing buf.
+func shingles(words []string, buf []uint64) []uint64 {
+	buf = buf[:0]
+	if len(words) == 0 {
+		return buf
+	}
+	wh := make([]uint64, len(words))
+	for i, w := range words {
+		wh[i] = wordHash(w)
+	}
+	k := min(shingleK, len(wh))
+	seen := make(map[uint64]struct{}, len(wh))
+	for i := 0; i+k <= len(wh); i++ {
+		h := uint64(0)
+		for j := range k {
+			h = mix64(h ^ wh[i+j] + uint64(j))
+		}
+		if _, ok := seen[h]; ok {
+			continue
+		}
+		seen[h] = struct{}{}
+		buf = append(buf, h)
+	}
+	return buf
+}
+
+// minhash computes the signature of a shingle set.
+func minhash(sh []uint64) Signature {
+	var sig Signature
+	for i := range sig {
+		sig[i] = math.MaxUint32
+	}
+	for _, h := range sh {
+		for i := range numHashes {
+			v := uint32((permA[i]*h + permB[i]) >> 32)
+			if v < sig[i] {
+				sig[i] = v
+			}
+		}
+	}
+	return sig
+}
+
+// bandKey is the LSH key of band b of sig.
+func (sig *Signature) bandKey(b int) uint32 {
+	h := uint64(b+1) * 0x9e3779b97f4a7c15
+	for r := range bandRows {
+		h = mix64(h ^ uint64(sig[b*bandRows+r]))
+	}
+	return uint32(h) | 1 // never 0: 0 marks an empty slot
+}
+
+// jaccard estimates the Jaccard similarity of the two shingle sets.
+func (sig *Signature) jaccard(o *Signature) float64 {
+	n := 0
+	for i := range sig {
+		if sig[i] == o[i] {
+			n++
+		}
+	}
+	return float64(n) / numHashes
+}
+
+// overlap turns a Jaccard estimate and the set sizes into an estimate of
+// the containment of the smaller set in the larger: |A∩B| / min(|A|,|B|).
+func overlap(j float64, na, nb int) float64 {
+	if na == 0 || nb == 0 {
+		return 0
+	}
+	inter := j * float64(na+nb) / (1 + j)
+	return min(1, inter/float64(min(na, nb)))
+}
