@@ -96,6 +96,9 @@ func newClient(cfg Config) *client {
 		MaxResponseHeaderBytes: 256 << 10,
 	}
 	c.hc = &http.Client{Transport: tr, CheckRedirect: c.checkRedirect}
+	if cfg.transport != nil {
+		c.hc.Transport = cfg.transport
+	}
 	return c
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -108,6 +109,9 @@ type Config struct {
 	// resolve replaces the resolver step of the guarded dialer; benchmarks use
 	// it to map many host names to loopback. Unexported: tests only.
 	resolve func(host string) ([]net.IP, error)
+	// transport replaces the HTTP transport (synctest tests serve an
+	// http.Handler in memory, where sockets would escape the bubble).
+	transport http.RoundTripper
 }
 
 // DefaultConfig returns the defaults spelled out on Config.

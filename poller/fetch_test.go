@@ -1,0 +1,447 @@
+package poller
+
+import (
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestConditionalGet(t *testing.T) {
+	body := rss("cond", 3, "")
+	var gotINM, gotIMS atomic.Value
+	gotINM.Store("")
+	gotIMS.Store("")
+	var ignoreValidators atomic.Bool
+	const lm = "Mon, 02 Jan 2006 15:04:05 GMT"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotINM.Store(r.Header.Get("If-None-Match"))
+		gotIMS.Store(r.Header.Get("If-Modified-Since"))
+		if ua := r.Header.Get("User-Agent"); !strings.HasPrefix(ua, "wirewatch/") || !strings.Contains(ua, ProjectURL) {
+			t.Errorf("User-Agent = %q, want wirewatch/<version> (+%s)", ua, ProjectURL)
+		}
+		if r.Header.Get("Accept") == "" || r.Header.Get("Accept-Encoding") != "gzip" {
+			t.Errorf("Accept = %q, Accept-Encoding = %q", r.Header.Get("Accept"), r.Header.Get("Accept-Encoding"))
+		}
+		if !ignoreValidators.Load() && r.Header.Get("If-None-Match") == `"v1"` {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		w.Header().Set("ETag", `"v1"`)
+		w.Header().Set("Last-Modified", lm)
+		w.Write(body)
+	}))
+	defer srv.Close()
+	pub := newRecorder()
+	p := mustNew(t, localConfig(t, srv), []Feed{{Name: "cond", URL: srv.URL + "/feed.xml"}}, pub, nil)
+	ctx := t.Context()
+
+	res, err := p.Poll(ctx, "cond")
+	if err != nil || res.Outcome != OutcomeChanged || res.Items != 3 {
+		t.Fatalf("first Poll = %+v, %v; want changed with 3 items", res, err)
+	}
+	if v := gotINM.Load().(string); v != "" {
+		t.Errorf("first request sent If-None-Match %q, want none", v)
+	}
+
+	res, err = p.Poll(ctx, "cond")
+	if err != nil || res.Outcome != OutcomeNotModified || res.Status != 304 {
+		t.Fatalf("second Poll = %+v, %v; want not_modified (304)", res, err)
+	}
+	if v := gotINM.Load().(string); v != `"v1"` {
+		t.Errorf("If-None-Match = %q, want %q", v, `"v1"`)
+	}
+	if v := gotIMS.Load().(string); v != lm {
+		t.Errorf("If-Modified-Since = %q, want %q", v, lm)
+	}
+
+	// Same body again with 200: hash unchanged, no publish.
+	ignoreValidators.Store(true)
+	res, err = p.Poll(ctx, "cond")
+	if err != nil || res.Outcome != OutcomeUnchanged || res.Items != 0 {
+		t.Fatalf("third Poll = %+v, %v; want unchanged", res, err)
+	}
+	if calls, items := pub.count("cond"); calls != 1 || items != 3 {
+		t.Errorf("publisher got %d calls / %d items, want 1 / 3", calls, items)
+	}
+	st, _, _ := p.store.Load(ctx, "cond")
+	if st.Fetches != 3 || st.NotModified != 1 || st.Unchanged != 1 || st.Changed != 1 || st.Items != 3 {
+		t.Errorf("counters = %+v", st)
+	}
+	if st.Status(time.Now()) != StatusOK {
+		t.Errorf("status = %q, want ok", st.Status(time.Now()))
+	}
+}
+
+func TestPublishFailureKeepsValidators(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("If-None-Match") == `"v1"` {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		w.Header().Set("ETag", `"v1"`)
+		w.Write(rss("pf", 2, ""))
+	}))
+	defer srv.Close()
+	pub := newRecorder()
+	pub.err = errors.New("nats down")
+	p := mustNew(t, localConfig(t, srv), []Feed{{Name: "pf", URL: srv.URL}}, pub, nil)
+	if _, err := p.Poll(t.Context(), "pf"); err == nil {
+		t.Fatal("Poll with a failing publisher: no error")
+	}
+	pub.err = nil
+	res, err := p.Poll(t.Context(), "pf")
+	if err != nil || res.Outcome != OutcomeChanged || res.Items != 2 {
+		t.Fatalf("Poll after publisher recovered = %+v, %v; want changed with 2 items (validators not kept)", res, err)
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, tc := range []struct {
+		in   string
+		want time.Duration
+	}{
+		{"120", 2 * time.Minute},
+		{" 30 ", 30 * time.Second},
+		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
+		{now.Add(-time.Hour).Format(http.TimeFormat), 0},
+		{"999999999999", time.Hour},
+		{now.Add(48 * time.Hour).Format(http.TimeFormat), time.Hour},
+		{"-5", 0},
+		{"soon", 0},
+		{"", 0},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			if got := parseRetryAfter(tc.in, now, time.Hour); got != tc.want {
+				t.Errorf("parseRetryAfter(%q) = %s, want %s", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestRetryAfterPerHost(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		value func() string
+		want  time.Duration
+	}{
+		{"seconds", func() string { return "120" }, 120 * time.Second},
+		{"http-date", func() string { return time.Now().Add(10 * time.Minute).UTC().Format(http.TimeFormat) }, 10 * time.Minute},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var hits syncMap
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				hits.add(r.Host + r.URL.Path)
+				if strings.HasPrefix(r.Host, "busy.test") {
+					w.Header().Set("Retry-After", tc.value())
+					w.WriteHeader(http.StatusTooManyRequests)
+					return
+				}
+				w.Write(rss("ok", 1, ""))
+			}))
+			defer srv.Close()
+			cfg, at := namedConfig(t, srv)
+			feeds := []Feed{
+				{Name: "busy1", URL: at("busy.test", "/1")},
+				{Name: "busy2", URL: at("busy.test", "/2")},
+				{Name: "other", URL: at("calm.test", "/1")},
+			}
+			p := mustNew(t, cfg, feeds, newRecorder(), nil)
+			start := time.Now()
+			res, err := p.Poll(t.Context(), "busy1")
+			if _, ok := errors.AsType[*StatusError](err); !ok || res.Outcome != OutcomeHeld {
+				t.Fatalf("Poll(busy1) = %+v, %v; want held with a StatusError", res, err)
+			}
+			if d := res.NextDue.Sub(start); d < tc.want-2*time.Second || d > tc.want+time.Duration(cfg.Jitter*float64(2*cfg.BackoffBase))+2*time.Second {
+				t.Errorf("next due in %s, want about %s", d, tc.want)
+			}
+			st, _, _ := p.store.Load(t.Context(), "busy1")
+			if st.Errors != 0 || st.Status(time.Now()) != StatusHeld {
+				t.Errorf("after 429: errors = %d, status %q; want 0 and held (not breakage)", st.Errors, st.Status(time.Now()))
+			}
+			// The same host is held for its other feed, without a request.
+			res, _ = p.Poll(t.Context(), "busy2")
+			if res.Outcome != OutcomeHeld || hits.get(feeds[1].URL[7:]) != 0 {
+				t.Errorf("Poll(busy2) = %s with %d requests; want held without a request", res.Outcome, hits.get(feeds[1].URL[7:]))
+			}
+			// Another host is not.
+			if res, err := p.Poll(t.Context(), "other"); err != nil || res.Outcome != OutcomeChanged {
+				t.Errorf("Poll(other) = %+v, %v; want changed", res, err)
+			}
+		})
+	}
+}
+
+func TestGoneAndRedirects(t *testing.T) {
+	var hits syncMap
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.add(r.URL.Path)
+		switch r.URL.Path {
+		case "/gone":
+			w.WriteHeader(http.StatusGone)
+		case "/moved301", "/moved308", "/temp302", "/temp307":
+			code, _ := strconv.Atoi(r.URL.Path[len(r.URL.Path)-3:])
+			http.Redirect(w, r, "/new"+r.URL.Path, code)
+		case "/chain":
+			http.Redirect(w, r, "/moved301", http.StatusMovedPermanently)
+		case "/mixed":
+			http.Redirect(w, r, "/temp302", http.StatusMovedPermanently)
+		default:
+			w.Write(rss(r.URL.Path, 1, ""))
+		}
+	}))
+	defer srv.Close()
+	feeds := []Feed{
+		{Name: "gone", URL: srv.URL + "/gone"},
+		{Name: "m301", URL: srv.URL + "/moved301"},
+		{Name: "m308", URL: srv.URL + "/moved308"},
+		{Name: "t302", URL: srv.URL + "/temp302"},
+		{Name: "t307", URL: srv.URL + "/temp307"},
+		{Name: "chain", URL: srv.URL + "/chain"},
+		{Name: "mixed", URL: srv.URL + "/mixed"},
+	}
+	p := mustNew(t, localConfig(t, srv), feeds, newRecorder(), nil)
+	ctx := t.Context()
+
+	t.Run("410", func(t *testing.T) {
+		res, err := p.Poll(ctx, "gone")
+		if res.Outcome != OutcomeGone || !res.NextDue.IsZero() || err == nil {
+			t.Fatalf("Poll(gone) = %+v, %v; want gone, no next due, an error", res, err)
+		}
+		st, _, _ := p.store.Load(ctx, "gone")
+		if !st.Gone || st.Status(time.Now()) != StatusGone {
+			t.Errorf("state = %+v, want gone", st)
+		}
+	})
+	for _, tc := range []struct {
+		feed, want string // want: stored URL path after the poll
+	}{
+		{"m301", "/new/moved301"},
+		{"m308", "/new/moved308"},
+		{"t302", "/temp302"},
+		{"t307", "/temp307"},
+		{"chain", "/new/moved301"},
+		{"mixed", "/temp302"},
+	} {
+		t.Run(tc.feed, func(t *testing.T) {
+			res, err := p.Poll(ctx, tc.feed)
+			if err != nil || res.Outcome != OutcomeChanged {
+				t.Fatalf("Poll(%s) = %+v, %v", tc.feed, res, err)
+			}
+			st, _, _ := p.store.Load(ctx, tc.feed)
+			if st.URL != srv.URL+tc.want {
+				t.Errorf("stored URL = %s, want %s", st.URL, srv.URL+tc.want)
+			}
+			if st.ConfiguredURL != p.feeds[p.byName[tc.feed]].URL {
+				t.Errorf("configured URL changed to %s", st.ConfiguredURL)
+			}
+			// The next poll goes to the stored URL.
+			before := hits.get(strings.TrimPrefix(p.feeds[p.byName[tc.feed]].URL, srv.URL))
+			if _, err := p.Poll(ctx, tc.feed); err != nil {
+				t.Fatal(err)
+			}
+			after := hits.get(strings.TrimPrefix(p.feeds[p.byName[tc.feed]].URL, srv.URL))
+			permanent := tc.want != strings.TrimPrefix(p.feeds[p.byName[tc.feed]].URL, srv.URL)
+			if permanent && after != before {
+				t.Errorf("second poll of %s hit the old URL again", tc.feed)
+			}
+			if !permanent && after != before+1 {
+				t.Errorf("second poll of %s did not go to the original URL", tc.feed)
+			}
+		})
+	}
+}
+
+func TestLimits(t *testing.T) {
+	big := bytes.Repeat([]byte("x"), 4096)
+	var bomb bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&bomb, gzip.BestCompression)
+	zw.Write(append(rss("bomb", 1, "")[:100], make([]byte, 8<<20)...))
+	zw.Close()
+	var good bytes.Buffer
+	zw = gzip.NewWriter(&good)
+	zw.Write(rss("gz", 2, ""))
+	zw.Close()
+
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/big-cl":
+			w.Header().Set("Content-Length", strconv.Itoa(len(big)))
+			w.Write(big)
+		case "/big-chunked":
+			for i := 0; i < len(big); i += 512 {
+				w.Write(big[i : i+512])
+				w.(http.Flusher).Flush()
+			}
+		case "/bomb":
+			w.Header().Set("Content-Encoding", "gzip")
+			w.Write(bomb.Bytes())
+		case "/gz":
+			w.Header().Set("Content-Encoding", "gzip")
+			w.Write(good.Bytes())
+		case "/br":
+			w.Header().Set("Content-Encoding", "br")
+			w.Write([]byte("whatever"))
+		case "/loop-a":
+			http.Redirect(w, r, "/loop-b", http.StatusFound)
+		case "/loop-b":
+			http.Redirect(w, r, "/loop-a", http.StatusFound)
+		case "/drip":
+			w.WriteHeader(200)
+			w.Write([]byte("<rss>"))
+			for {
+				w.(http.Flusher).Flush()
+				select {
+				case <-r.Context().Done():
+					return
+				case <-time.After(50 * time.Millisecond):
+				}
+				if _, err := w.Write([]byte(" ")); err != nil {
+					return
+				}
+			}
+		default:
+			if n, err := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/hop/")); err == nil {
+				http.Redirect(w, r, fmt.Sprintf("/hop/%d", n+1), http.StatusFound)
+				return
+			}
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	cfg := localConfig(t, srv)
+	cfg.MaxBody = 2048
+	cfg.MaxDecompressed = 64 << 10
+	cfg.TotalTimeout = 400 * time.Millisecond
+	cfg.MaxRedirects = 10
+	c := newClient(cfg.withDefaults())
+
+	for _, tc := range []struct {
+		path string
+		want error // nil: success
+	}{
+		{"/big-cl", ErrBodyTooLarge},
+		{"/big-chunked", ErrBodyTooLarge},
+		{"/bomb", ErrBodyTooLarge},
+		{"/gz", nil},
+		{"/br", errAny},
+		{"/loop-a", ErrRedirectLoop},
+		{"/hop/0", ErrTooManyRedirects},
+		{"/drip", errAny},
+		{"/missing", errAny},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			start := time.Now()
+			resp, err := c.get(t.Context(), fetchRequest{URL: srv.URL + tc.path, Accept: acceptFeed})
+			switch {
+			case tc.want == nil && err != nil:
+				t.Fatalf("get(%s) = %v, want success", tc.path, err)
+			case tc.want == nil:
+				if !bytes.Equal(resp.Body, rss("gz", 2, "")) {
+					t.Errorf("get(%s) body = %q, want the decoded feed", tc.path, resp.Body)
+				}
+			case tc.want == errAny && err == nil:
+				t.Fatalf("get(%s) succeeded, want an error", tc.path)
+			case tc.want != errAny && !errors.Is(err, tc.want):
+				t.Fatalf("get(%s) = %v, want %v", tc.path, err, tc.want)
+			}
+			if tc.path == "/drip" {
+				if !errors.Is(err, errDeadline) && !strings.Contains(err.Error(), "deadline") {
+					t.Errorf("get(/drip) = %v, want the total timeout", err)
+				}
+				t.Logf("slow drip stopped after %s (total timeout %s)", time.Since(start).Round(time.Millisecond), cfg.TotalTimeout)
+			}
+		})
+	}
+}
+
+var (
+	errAny      = errors.New("any error")
+	errDeadline = errors.New("context deadline exceeded")
+)
+
+func TestPrivateAddresses(t *testing.T) {
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Write(rss("x", 1, ""))
+	}))
+	defer srv.Close()
+	_, port, _ := net.SplitHostPort(hostOf(t, srv))
+
+	t.Run("default refuses loopback", func(t *testing.T) {
+		cfg := DefaultConfig()
+		p := mustNew(t, cfg, []Feed{{Name: "lo", URL: srv.URL}}, newRecorder(), nil)
+		_, err := p.Poll(t.Context(), "lo")
+		if !errors.Is(err, ErrForbiddenAddress) {
+			t.Fatalf("Poll(%s) = %v, want ErrForbiddenAddress", srv.URL, err)
+		}
+	})
+	t.Run("names resolving to private addresses", func(t *testing.T) {
+		for _, ip := range []string{"127.0.0.1", "10.1.2.3", "192.168.1.1", "169.254.169.254", "::1", "fd00::1", "::ffff:127.0.0.1", "64:ff9b::a00:1"} {
+			cfg := DefaultConfig()
+			cfg.resolve = func(string) ([]net.IP, error) { return []net.IP{net.ParseIP(ip)}, nil }
+			p := mustNew(t, cfg, []Feed{{Name: "n", URL: "http://rebind.test:" + port + "/"}}, newRecorder(), nil)
+			if _, err := p.Poll(t.Context(), "n"); !errors.Is(err, ErrForbiddenAddress) {
+				t.Errorf("host resolving to %s: Poll = %v, want ErrForbiddenAddress", ip, err)
+			}
+		}
+	})
+	t.Run("redirect to loopback", func(t *testing.T) {
+		// A public-looking name redirecting to the loopback server.
+		cfg := DefaultConfig()
+		cfg.AllowHosts = []string{"127.0.0.1:" + port}
+		redir := httptest.NewServer(http.RedirectHandler("http://localhost:"+port+"/", http.StatusFound))
+		defer redir.Close()
+		cfg.AllowHosts = append(cfg.AllowHosts, hostOf(t, redir))
+		p := mustNew(t, cfg, []Feed{{Name: "r", URL: redir.URL}}, newRecorder(), nil)
+		if _, err := p.Poll(t.Context(), "r"); !errors.Is(err, ErrForbiddenAddress) {
+			t.Errorf("redirect to localhost: Poll = %v, want ErrForbiddenAddress", err)
+		}
+	})
+	if n := hits.Load(); n != 0 {
+		t.Errorf("refused feeds still reached the server %d times", n)
+	}
+	t.Run("allow list and opt-in", func(t *testing.T) {
+		cfg := DefaultConfig()
+		cfg.AllowHosts = []string{hostOf(t, srv)}
+		p := mustNew(t, cfg, []Feed{{Name: "lo", URL: srv.URL}}, newRecorder(), nil)
+		if _, err := p.Poll(t.Context(), "lo"); err != nil {
+			t.Errorf("allowed host: Poll = %v", err)
+		}
+		cfg = DefaultConfig()
+		cfg.AllowPrivateNetworks = true
+		p = mustNew(t, cfg, []Feed{{Name: "lo", URL: srv.URL}}, newRecorder(), nil)
+		if _, err := p.Poll(t.Context(), "lo"); err != nil {
+			t.Errorf("allow_private_networks: Poll = %v", err)
+		}
+	})
+}
+
+func TestPublicAddr(t *testing.T) {
+	for _, tc := range []struct {
+		ip   string
+		want bool
+	}{
+		{"8.8.8.8", true}, {"2a00:1450:4001::1", true}, {"93.184.216.34", true},
+		{"127.0.0.1", false}, {"10.0.0.1", false}, {"172.16.5.4", false}, {"192.168.0.1", false},
+		{"169.254.1.1", false}, {"100.64.0.1", false}, {"0.0.0.0", false}, {"224.0.0.1", false},
+		{"255.255.255.255", false}, {"::1", false}, {"fe80::1", false}, {"fc00::1", false},
+		{"::ffff:10.0.0.1", false}, {"64:ff9b::7f00:1", false}, {"64:ff9b::808:808", true},
+		{"2002:7f00:1::", false}, {"::", false},
+	} {
+		if got := publicAddr(netip.MustParseAddr(tc.ip)); got != tc.want {
+			t.Errorf("publicAddr(%s) = %v, want %v", tc.ip, got, tc.want)
+		}
+	}
+}
