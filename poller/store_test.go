@@ -1,0 +1,273 @@
+package poller
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/wirewatch/wirewatch/pipeline"
+)
+
+// startNATS starts an embedded JetStream server on dir.
+func startNATS(t *testing.T, dir string) *pipeline.Server {
+	t.Helper()
+	srv, err := pipeline.StartServer(t.Context(), pipeline.ServerConfig{DataDir: dir})
+	if err != nil {
+		t.Fatalf("start nats: %v", err)
+	}
+	return srv
+}
+
+// openKV connects and opens the poller's store; the connection closes with
+// the test unless the caller closes it first.
+func openKV(t *testing.T, srv *pipeline.Server, leaseTTL time.Duration) (*KVStore, *nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc, err := srv.Connect()
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := OpenStore(t.Context(), js, pipeline.MustSubjects(""), leaseTTL)
+	if err != nil {
+		t.Fatalf("OpenStore: %v", err)
+	}
+	return st, nc, js
+}
+
+// fetchLog records, per feed path, when and by whom it was fetched.
+type fetchLog struct {
+	mu   sync.Mutex
+	byUA map[string]map[string][]time.Time // path → user agent → times
+}
+
+func (l *fetchLog) handler(w http.ResponseWriter, r *http.Request) {
+	l.mu.Lock()
+	if l.byUA == nil {
+		l.byUA = map[string]map[string][]time.Time{}
+	}
+	if l.byUA[r.URL.Path] == nil {
+		l.byUA[r.URL.Path] = map[string][]time.Time{}
+	}
+	ua := r.Header.Get("User-Agent")
+	l.byUA[r.URL.Path][ua] = append(l.byUA[r.URL.Path][ua], time.Now())
+	l.mu.Unlock()
+	if r.Header.Get("If-None-Match") == `"same"` {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	w.Header().Set("ETag", `"same"`)
+	w.Write(rss(r.URL.Path, 1, ""))
+}
+
+// times returns all fetch times of path, sorted, and the count per agent.
+func (l *fetchLog) times(path string) ([]time.Time, map[string]int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var all []time.Time
+	per := map[string]int{}
+	for ua, ts := range l.byUA[path] {
+		all = append(all, ts...)
+		per[ua] = len(ts)
+	}
+	slices.SortFunc(all, func(a, b time.Time) int { return a.Compare(b) })
+	return all, per
+}
+
+// TestTwoPollersShareFeeds runs two pollers (two connections, two
+// instances) on one embedded NATS server against the same feeds with a 2s
+// interval. Every due time must be served by exactly one of them: two
+// fetches of one feed are never closer than the interval minus jitter.
+// Then one instance stops and the other must carry on with all feeds.
+func TestTwoPollersShareFeeds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs for ~12s")
+	}
+	ns := startNATS(t, t.TempDir())
+	defer ns.Shutdown()
+	var log fetchLog
+	web := httptest.NewServer(http.HandlerFunc(log.handler))
+	defer web.Close()
+
+	const n = 30
+	var feeds []Feed
+	for i := range n {
+		feeds = append(feeds, Feed{Name: fmt.Sprintf("f%02d", i), URL: fmt.Sprintf("%s/f%02d", web.URL, i)})
+	}
+	interval := 2 * time.Second
+	mk := func(name string) (*Poller, *nats.Conn) {
+		cfg := localConfig(t, web)
+		cfg.Instance = name
+		cfg.UserAgent = name
+		cfg.DefaultInterval = interval
+		cfg.MinInterval = time.Second
+		cfg.TotalTimeout = time.Second
+		cfg.LeaseTTL = 2 * time.Second
+		cfg.Jitter = 0.1
+		store, nc, _ := openKV(t, ns, cfg.LeaseTTL)
+		return mustNew(t, cfg, feeds, newRecorder(), store), nc
+	}
+	a, ncA := mk("A")
+	b, _ := mk("B")
+	ctxA, stopA := context.WithCancel(t.Context())
+	ctxB, stopB := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = a.Run(ctxA) })
+	wg.Go(func() { _ = b.Run(ctxB) })
+
+	time.Sleep(6 * time.Second)
+	// "Kill" A: its connection drops first, so it cannot release leases.
+	ncA.Close()
+	stopA()
+	killedAt := time.Now()
+	time.Sleep(6 * time.Second)
+	stopB()
+	wg.Wait()
+
+	minGap := time.Duration(float64(interval) * 0.85)
+	sharedA, sharedB := 0, 0
+	for _, f := range feeds {
+		path := f.URL[len(web.URL):]
+		ts, per := log.times(path)
+		sharedA += per["A"]
+		sharedB += per["B"]
+		for i := 1; i < len(ts); i++ {
+			if gap := ts[i].Sub(ts[i-1]); gap < minGap {
+				t.Errorf("%s fetched twice %s apart (per instance %v): one due time served twice", f.Name, gap, per)
+			}
+		}
+		// Failover: B keeps polling every feed after A is gone, within
+		// one interval plus one lease period (plus jitter).
+		var after []time.Time
+		for _, x := range ts {
+			if x.After(killedAt) {
+				after = append(after, x)
+			}
+		}
+		if len(after) == 0 || after[0].Sub(killedAt) > interval+2*time.Second+time.Second {
+			t.Errorf("%s: first fetch after A stopped at %v, want within interval + lease", f.Name, after)
+		}
+	}
+	if sharedA == 0 || sharedB == 0 {
+		t.Errorf("fetches: A %d, B %d; want both instances to take part", sharedA, sharedB)
+	}
+	t.Logf("fetches: A %d, B %d over %d feeds", sharedA, sharedB, n)
+}
+
+// TestRestartKeepsState: validators and the schedule survive a restart of
+// both the poller and the NATS server.
+func TestRestartKeepsState(t *testing.T) {
+	dir := t.TempDir()
+	var log fetchLog
+	web := httptest.NewServer(http.HandlerFunc(log.handler))
+	defer web.Close()
+	feeds := []Feed{{Name: "r", URL: web.URL + "/r"}}
+	cfg := localConfig(t, web)
+	cfg.DefaultInterval = time.Hour
+
+	ns := startNATS(t, dir)
+	store, nc, _ := openKV(t, ns, cfg.LeaseTTL)
+	p := mustNew(t, cfg, feeds, newRecorder(), store)
+	res, err := p.Poll(t.Context(), "r")
+	if err != nil || res.Outcome != OutcomeChanged {
+		t.Fatalf("first poll = %+v, %v", res, err)
+	}
+	before, _, _ := store.Load(t.Context(), "r")
+	nc.Close()
+	ns.Shutdown()
+
+	ns = startNATS(t, dir)
+	defer ns.Shutdown()
+	store, _, js := openKV(t, ns, cfg.LeaseTTL)
+	after, ok, err := store.Load(t.Context(), "r")
+	if err != nil || !ok {
+		t.Fatalf("state after restart: %v, found %v", err, ok)
+	}
+	if after.ETag != `"same"` || !after.NextDue.Equal(before.NextDue) || after.BodyHash != before.BodyHash {
+		t.Errorf("state after restart = %+v, want %+v", after, before)
+	}
+	// Run must not poll before the stored due time.
+	pub := newRecorder()
+	p = mustNew(t, cfg, feeds, pub, store)
+	ctx, cancel := context.WithTimeout(t.Context(), 1500*time.Millisecond)
+	defer cancel()
+	if err := p.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ts, _ := log.times("/r"); len(ts) != 1 {
+		t.Errorf("%d fetches after restart before the due time, want none (1 in total)", len(ts)-1)
+	}
+	// A poll now sends the stored validators and gets a 304.
+	res, err = p.Poll(t.Context(), "r")
+	if err != nil || res.Outcome != OutcomeNotModified {
+		t.Errorf("poll after restart = %+v, %v; want not_modified", res, err)
+	}
+	states, err := States(t.Context(), js, pipeline.MustSubjects(""))
+	if err != nil || len(states) != 1 || states[0].NotModified != 1 || states[0].Fetches != 2 {
+		t.Errorf("States = %+v, %v; want one feed with 2 fetches, 1 not modified", states, err)
+	}
+}
+
+// TestFailingFeedsDoNotBlockOthers: hanging, erroring and huge feeds run
+// beside healthy ones with only two fetch slots; the healthy ones are all
+// published.
+func TestFailingFeedsDoNotBlockOthers(t *testing.T) {
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/hang":
+			<-r.Context().Done()
+		case "/error":
+			http.Error(w, "no", http.StatusInternalServerError)
+		case "/garbage":
+			w.Write([]byte("<html>not a feed"))
+		default:
+			w.Write(rss(r.URL.Path, 2, ""))
+		}
+	}))
+	defer web.Close()
+	cfg := localConfig(t, web)
+	cfg.Concurrency = 2
+	cfg.TotalTimeout = 2 * time.Second
+	feeds := []Feed{
+		{Name: "hang1", URL: web.URL + "/hang"}, {Name: "hang2", URL: web.URL + "/hang?2"},
+		{Name: "error", URL: web.URL + "/error"}, {Name: "garbage", URL: web.URL + "/garbage"},
+	}
+	for i := range 10 {
+		feeds = append(feeds, Feed{Name: fmt.Sprintf("ok%d", i), URL: fmt.Sprintf("%s/ok%d", web.URL, i)})
+	}
+	pub := newRecorder()
+	pub.ch = make(chan string, 100)
+	p := mustNew(t, cfg, feeds, pub, nil)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error)
+	go func() { done <- p.Run(ctx) }()
+	seen := map[string]bool{}
+	timeout := time.After(20 * time.Second)
+	for len(seen) < 10 {
+		select {
+		case f := <-pub.ch:
+			seen[f] = true
+		case <-timeout:
+			t.Fatalf("only %d of 10 healthy feeds published: %v", len(seen), seen)
+		}
+	}
+	cancel()
+	<-done
+	for _, name := range []string{"error", "garbage"} {
+		st, _, _ := p.store.Load(t.Context(), name)
+		if st.Errors == 0 || st.LastError == "" {
+			t.Errorf("%s: state %+v, want an error recorded", name, st)
+		}
+	}
+}
