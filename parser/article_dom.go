@@ -557,6 +557,7 @@ func (x *extraction) furniture(n *html.Node, s *nstat) bool {
 	default:
 		return false
 	}
+	isList := n.DataAtom == atom.Ul || n.DataAtom == atom.Ol || n.DataAtom == atom.Dl
 	weight := classWeight(n)
 	score := 0.0
 	if s.candidate {
@@ -565,13 +566,12 @@ func (x *extraction) furniture(n *html.Node, s *nstat) bool {
 	if x.topGood > 0 && s.good*10 > x.topGood*3 {
 		return false // holds much of the article: clean inside it instead
 	}
-	if weight+score < 0 {
+	if weight+score < 0 && (weight < 0 || !isList) {
 		return true
 	}
 	if s.commas >= 10 {
 		return false
 	}
-	isList := n.DataAtom == atom.Ul || n.DataAtom == atom.Ol || n.DataAtom == atom.Dl
 	ld := s.linkDensity()
 	p := s.paras
 	switch {

@@ -59,7 +59,25 @@ func finishBlocks(blocks []string) string {
 		out = append(out, b)
 	}
 	out = stripFooters(out)
+	if len(out) > 0 {
+		out[len(out)-1] = trimReadMore(out[len(out)-1])
+	}
 	return strings.Join(out, "\n\n")
+}
+
+// readMoreSuffixes end a teaser: "… Read more", "[…]", "Continue reading →".
+var readMoreSuffixes = []string{"read more", "continue reading", "read the full story", "keep reading", "[…]", "[...]", "[&hellip;]"}
+
+// trimReadMore removes a "Read more" or "[…]" tail from the last block.
+func trimReadMore(b string) string {
+	t := strings.TrimRight(b, " .…»›→>|-–—:\u00a0")
+	lower := strings.ToLower(t)
+	for _, suf := range readMoreSuffixes {
+		if strings.HasSuffix(lower, suf) && len(t) > len(suf) {
+			return strings.TrimSpace(t[:len(t)-len(suf)])
+		}
+	}
+	return b
 }
 
 // plainBlocks splits plain text into blocks at blank lines (or at line

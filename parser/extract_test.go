@@ -1,0 +1,193 @@
+package parser
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestExtractGolden extracts every page (*.html) and feed fragment
+// (*.frag.html) in testdata/extract and compares with <case>.golden.txt;
+// go test ./parser -update rewrites the golden files.
+func TestExtractGolden(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "extract", "*.html"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no testdata/extract/*.html: %v", err)
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".html")
+		t.Run(name, func(t *testing.T) {
+			in, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got string
+			if strings.HasSuffix(name, ".frag") {
+				got = Text(string(in))
+			} else {
+				a, err := ExtractArticle(in, "", "https://example.com/"+name)
+				if err != nil {
+					t.Fatalf("ExtractArticle(%s): %v", name, err)
+				}
+				got = "title: " + a.Title + "\nlang: " + a.Lang + "\nsource: " + a.Source + "\n\n" + a.Text
+			}
+			got += "\n"
+			golden := strings.TrimSuffix(f, ".html") + ".golden.txt"
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test ./parser -update)", err)
+			}
+			if got != string(want) {
+				t.Errorf("extract %s:\n--- got\n%s\n--- want\n%s", name, got, want)
+			}
+		})
+	}
+}
+
+func TestText(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+	}{
+		{"empty", "", ""},
+		{"plain text", "Just a line of text.", "Just a line of text."},
+		{"entities only", "Fish &amp; chips", "Fish & chips"},
+		{"blocks", "<h2>Head</h2><p>One <b>bold</b> word.</p><ul><li>a</li><li>b</li></ul>", "Head\n\nOne bold word.\n\na\n\nb"},
+		{"br lines", "<p>line one<br>line two</p>", "line one\nline two"},
+		{"inline spacing", "<p>a<span>b</span> <i>c</i></p>", "ab c"},
+		{"script style form", "<p>x</p><script>alert(1)</script><style>p{}</style><form><input value=v>Sign up</form>", "x"},
+		{"share block", `<p>Body.</p><div class="share-buttons"><a>Share on Facebook</a></div>`, "Body."},
+		{"read more link", `<p>Teaser text. <a href="/x">Read more &raquo;</a></p>`, "Teaser text."},
+		{"read more suffix", `Teaser text. Continue reading`, "Teaser text."},
+		{"hellip suffix", `<p>Teaser text [&hellip;]</p>`, "Teaser text"},
+		{"caption", `<figure><img src=a><figcaption>Photo: AP</figcaption></figure><p>Body.</p>`, "Body."},
+		{"credit class", `<p class="image-credit">Getty Images</p><p>Body.</p>`, "Body."},
+		{"hidden", `<p style="display: none">x</p><p hidden>y</p><p>Body.</p>`, "Body."},
+		{"appeared first", `<p>Body.</p><p>The post <a>X</a> appeared first on <a>Y</a>.</p>`, "Body."},
+		{"copyright footer", `<p>Body.</p><p>© 2025 Example Media. All rights reserved.</p>`, "Body."},
+		{"footer sentence in last block", `<p>Body text here. This article was originally published by Example.</p>`, "Body text here."},
+		{"copyright mid text kept", `<p>The court ruled on copyright © law. It matters.</p><p>End.</p>`, "The court ruled on copyright © law. It matters.\n\nEnd."},
+		{"nested lists", "<ol><li>one<ul><li>inner</li></ul></li></ol>", "one\n\ninner"},
+		{"invalid utf8", "<p>a\xffb</p>", "a\uFFFDb"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Text(tt.in); got != tt.want {
+				t.Errorf("Text(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestExtractArticleCharset(t *testing.T) {
+	latin1 := []byte("<html><head><meta charset=\"iso-8859-1\"></head><body><div><p>" +
+		strings.Repeat("Le caf\xe9 est ferm\xe9, dit-il, et la client\xe8le est partie. ", 12) + "</p></div></body></html>")
+	utf8Mislabelled := []byte("<html><head><meta charset=\"iso-8859-1\"></head><body><div><p>" +
+		strings.Repeat("Le café est fermé, dit-il, et la clientèle est partie. ", 12) + "</p></div></body></html>")
+	tests := []struct {
+		name        string
+		page        []byte
+		contentType string
+	}{
+		{"meta latin1", latin1, ""},
+		{"header latin1", []byte(strings.Replace(string(latin1), `<meta charset="iso-8859-1">`, "", 1)), "text/html; charset=ISO-8859-1"},
+		{"utf8 mislabelled latin1", utf8Mislabelled, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := ExtractArticle(tt.page, tt.contentType, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(a.Text, "Le café est fermé, dit-il, et la clientèle") {
+				t.Errorf("ExtractArticle(%s).Text = %.80q, want decoded French", tt.name, a.Text)
+			}
+		})
+	}
+}
+
+// TestExtractHostile checks inputs that break naive extractors finish
+// quickly and without panicking.
+func TestExtractHostile(t *testing.T) {
+	tests := map[string]string{
+		"deep nesting":     strings.Repeat("<div>", 100000) + "text" + strings.Repeat("</div>", 100000),
+		"deep inline":      strings.Repeat("<b><i>", 50000) + "text",
+		"unclosed":         "<html><body><p>one<p>two<table><tr><td>three",
+		"bad json-ld":      `<script type="application/ld+json">{"articleBody": [1,2,{"@graph":</script>`,
+		"json-ld nesting":  `<script type="application/ld+json">` + strings.Repeat("[", 100000) + `</script>`,
+		"binary":           "\x00\x01\x02\xff\xfe<\x00p>",
+		"many attributes":  "<p " + strings.Repeat(`class="share" `, 10000) + ">x</p>",
+		"utf16 label":      `<meta charset="utf-16"><p>x</p>`,
+		"unknown charset":  `<meta charset="x-klingon"><p>x</p>`,
+		"only whitespace":  strings.Repeat(" \n\t", 1000),
+		"huge text node":   "<p>" + strings.Repeat("word, ", 200000) + "</p>",
+		"nested forms":     strings.Repeat("<form><p>a</p>", 1000),
+		"read more anchor": strings.Repeat(`<a href="/x">Read more</a>`, 1000),
+	}
+	for name, page := range tests {
+		t.Run(name, func(t *testing.T) {
+			start := time.Now()
+			if _, err := ExtractArticle([]byte(page), "", ""); err != nil {
+				t.Logf("ExtractArticle(%s): %v", name, err)
+			}
+			_ = Text(page)
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("ExtractArticle(%s) took %v", name, d)
+			}
+		})
+	}
+}
+
+func FuzzExtract(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "extract", "*.html"))
+	for _, name := range files {
+		if b, err := os.ReadFile(name); err == nil {
+			f.Add(b, "")
+		}
+	}
+	f.Add([]byte(`<script type="application/ld+json">{"@type":"NewsArticle","articleBody":"<p>x</p>"}</script>`), "text/html; charset=utf-8")
+	f.Add([]byte("<div><p>a<div><p>b"), "text/html; charset=shift_jis")
+	f.Fuzz(func(t *testing.T, page []byte, contentType string) {
+		if len(page) > 1<<20 {
+			return
+		}
+		a, err := ExtractArticle(page, contentType, "https://example.com/")
+		if err != nil {
+			return
+		}
+		// The text can never be larger than the page's text (after
+		// decoding a single-byte charset to UTF-8, at most 3x).
+		if len(a.Text) > 3*len(page)+16 {
+			t.Errorf("ExtractArticle: %d bytes of text from a %d-byte page", len(a.Text), len(page))
+		}
+	})
+}
+
+func FuzzText(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "extract", "*.frag.html"))
+	for _, name := range files {
+		if b, err := os.ReadFile(name); err == nil {
+			f.Add(string(b))
+		}
+	}
+	f.Add("<p>a</p><p>The post x appeared first on y</p>")
+	f.Add("plain & text\n\nwith lines")
+	f.Fuzz(func(t *testing.T, in string) {
+		if len(in) > 1<<20 {
+			return
+		}
+		got := Text(in)
+		if len(got) > 3*len(in)+16 {
+			t.Errorf("Text: %d bytes from %d", len(got), len(in))
+		}
+		if strings.Contains(got, "\n\n\n") {
+			t.Errorf("Text(%q) = %q: more than one blank line between blocks", in, got)
+		}
+	})
+}
