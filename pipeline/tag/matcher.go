@@ -1,0 +1,141 @@
+package tag
+
+import (
+	"strings"
+
+	"golang.org/x/text/unicode/norm"
+)
+
+// maxPatternWords bounds the words of one alias or term, and so the work
+// done at each token of the text.
+const maxPatternWords = 12
+
+// pattern is one folded word sequence to find: an entity alias or a term.
+type pattern struct {
+	entity int32 // index into Tagger.ents, or -1 for a term
+	alias  int32 // index into the entity's aliases
+	term   int32 // index into Tagger.terms, or -1
+	exact  bool  // compare the original words exactly (after NFKC)
+	proper bool  // words capitalised in the alias must be capitalised in the text
+	orig   []string
+}
+
+// matcher finds every pattern in a token stream in one pass: a trie over
+// word IDs, walked from each token. Patterns have at most maxPatternWords
+// words and most walks stop after one map lookup, so the pass is linear in
+// practice, like Aho-Corasick over words.
+type matcher struct {
+	vocab   map[string]int32 // folded word -> word ID
+	next    map[uint64]int32 // (node<<32 | word ID) -> child node
+	outputs [][]int32        // node -> pattern indexes ending there
+	pats    []pattern
+}
+
+func newMatcher() *matcher {
+	return &matcher{vocab: map[string]int32{}, next: map[uint64]int32{}, outputs: [][]int32{nil}}
+}
+
+// add inserts pattern p for each spelling variant of phrase.
+func (m *matcher) add(phrase string, p pattern) {
+	variants := []string{phrase}
+	if strings.ContainsAny(phrase, "-‐‑–") {
+		// "cease-fire" also matches "ceasefire" ("cease fire" comes free,
+		// since hyphens separate words).
+		variants = append(variants, strings.NewReplacer("-", "", "‐", "", "‑", "", "–", "").Replace(phrase))
+	}
+	seen := map[string]bool{}
+	for _, v := range variants {
+		keys, orig := foldWords(v)
+		if len(keys) == 0 || len(keys) > maxPatternWords {
+			continue
+		}
+		k := strings.Join(keys, " ")
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		pp := p
+		pp.orig = orig
+		idx := int32(len(m.pats))
+		m.pats = append(m.pats, pp)
+		node := int32(0)
+		for _, w := range keys {
+			id, ok := m.vocab[w]
+			if !ok {
+				id = int32(len(m.vocab))
+				m.vocab[w] = id
+			}
+			key := uint64(node)<<32 | uint64(uint32(id))
+			child, ok := m.next[key]
+			if !ok {
+				child = int32(len(m.outputs))
+				m.outputs = append(m.outputs, nil)
+				m.next[key] = child
+			}
+			node = child
+		}
+		m.outputs[node] = append(m.outputs[node], idx)
+	}
+}
+
+// hit is one pattern occurrence: words [start, end) of a field.
+type hit struct {
+	field      uint8
+	start, end int32
+	pat        int32
+}
+
+// scan appends the hits of field f (tokenized in ts) to hits. ids is
+// scratch space for word IDs.
+func (m *matcher) scan(ts *tokens, f uint8, ids []int32, hits []hit) ([]int32, []hit) {
+	ids = ids[:0]
+	for i := range ts.toks {
+		id, ok := m.vocab[string(ts.keyOf(i))]
+		if !ok {
+			id = -1
+		}
+		ids = append(ids, id)
+	}
+	for i := range ids {
+		if ids[i] < 0 {
+			continue
+		}
+		node := int32(0)
+		for j := i; j < len(ids) && j < i+maxPatternWords; j++ {
+			if ids[j] < 0 {
+				break
+			}
+			child, ok := m.next[uint64(node)<<32|uint64(uint32(ids[j]))]
+			if !ok {
+				break
+			}
+			node = child
+			for _, p := range m.outputs[node] {
+				if m.accept(&m.pats[p], ts, i) {
+					hits = append(hits, hit{field: f, start: int32(i), end: int32(j + 1), pat: p})
+				}
+			}
+		}
+	}
+	return ids, hits
+}
+
+// accept applies a pattern's case rules to the words starting at i.
+func (m *matcher) accept(p *pattern, ts *tokens, i int) bool {
+	if !p.exact && !p.proper {
+		return true
+	}
+	for k, want := range p.orig {
+		got := ts.text(i + k)
+		if p.exact {
+			if got != want && norm.NFKC.String(got) != want {
+				return false
+			}
+			continue
+		}
+		if isUpperInitial(want) && !isUpperInitial(got) {
+			return false
+		}
+	}
+	return true
+}

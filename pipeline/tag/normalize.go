@@ -1,0 +1,182 @@
+package tag
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
+)
+
+// token is one word of a field: a maximal run of letters, digits and
+// combining marks, or a single ideograph/kana (scripts written without
+// spaces). Start and End are byte offsets into the original field; the
+// folded form is key[ks:ke] of the tokenizer's buffer.
+type token struct {
+	start, end int32 // byte offsets into the original text
+	ks, ke     int32 // folded form in the tokens' key buffer
+}
+
+// tokens is the tokenized form of one field.
+type tokens struct {
+	src  string
+	toks []token
+	key  []byte // folded forms, concatenated
+}
+
+func (ts *tokens) keyOf(i int) []byte { t := ts.toks[i]; return ts.key[t.ks:t.ke] }
+func (ts *tokens) text(i int) string  { t := ts.toks[i]; return ts.src[t.start:t.end] }
+
+// isWordRune reports whether r belongs inside a word.
+func isWordRune(r rune) bool {
+	return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r) || unicode.Is(unicode.Mc, r) ||
+		unicode.Is(unicode.No, r)
+}
+
+// isSoloRune reports whether r is a word on its own: scripts written
+// without spaces between words, where any substring may be a name.
+func isSoloRune(r rune) bool {
+	return unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana)
+}
+
+// tokenize splits s into word tokens and folds each one (see fold). The
+// result reuses ts's buffers.
+func (ts *tokens) tokenize(s string) {
+	ts.src = s
+	ts.toks = ts.toks[:0]
+	ts.key = ts.key[:0]
+	i := 0
+	for i < len(s) {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if !isASCIIWord(c) {
+				i++
+				continue
+			}
+			// ASCII fast path: lower-case while the word stays ASCII.
+			start := i
+			ks := len(ts.key)
+			for i < len(s) && s[i] < utf8.RuneSelf && isASCIIWord(s[i]) {
+				b := s[i]
+				if 'A' <= b && b <= 'Z' {
+					b += 'a' - 'A'
+				}
+				ts.key = append(ts.key, b)
+				i++
+			}
+			if i < len(s) && s[i] >= utf8.RuneSelf {
+				if r, _ := utf8.DecodeRuneInString(s[i:]); isWordRune(r) && !isSoloRune(r) {
+					// The word goes on with non-ASCII letters: redo it slowly.
+					ts.key = ts.key[:ks]
+					i = ts.slowWord(s, start)
+					continue
+				}
+			}
+			ts.toks = append(ts.toks, token{start: int32(start), end: int32(i), ks: int32(ks), ke: int32(len(ts.key))})
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case isSoloRune(r):
+			ks := len(ts.key)
+			ts.key = appendFold(ts.key, s[i:i+n])
+			ts.toks = append(ts.toks, token{start: int32(i), end: int32(i + n), ks: int32(ks), ke: int32(len(ts.key))})
+			i += n
+		case isWordRune(r):
+			i = ts.slowWord(s, i)
+		default:
+			i += n
+		}
+	}
+}
+
+func isASCIIWord(b byte) bool {
+	return 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9'
+}
+
+// slowWord reads the word starting at start (any runes), appends its token
+// and returns the offset after it.
+func (ts *tokens) slowWord(s string, start int) int {
+	i := start
+	for i < len(s) {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if !isWordRune(r) || isSoloRune(r) {
+			break
+		}
+		i += n
+	}
+	if i == start { // a lone invalid byte or the like: skip it
+		_, n := utf8.DecodeRuneInString(s[i:])
+		return i + n
+	}
+	ks := len(ts.key)
+	ts.key = appendFold(ts.key, s[start:i])
+	if len(ts.key) == ks { // folded to nothing (e.g. only marks): not a word
+		return i
+	}
+	ts.toks = append(ts.toks, token{start: int32(start), end: int32(i), ks: int32(ks), ke: int32(len(ts.key))})
+	return i
+}
+
+var folder = cases.Fold()
+
+// letterFold maps letters that neither decompose nor case-fold to their
+// base Latin letters, so "Łódź" and "Lodz" or "Ørsted" and "Orsted" meet.
+var letterFold = strings.NewReplacer(
+	"ø", "o", "ł", "l", "đ", "d", "ħ", "h", "ı", "i", "æ", "ae", "œ", "oe", "þ", "th", "ð", "d", "ŀ", "l",
+)
+
+// appendFold appends the folded form of word: NFKC, Unicode case folding,
+// then diacritics removed (NFD without non-spacing marks, recomposed).
+// ASCII words only need lower-casing.
+func appendFold(dst []byte, word string) []byte {
+	ascii := true
+	for i := 0; i < len(word); i++ {
+		if word[i] >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		for i := 0; i < len(word); i++ {
+			b := word[i]
+			if 'A' <= b && b <= 'Z' {
+				b += 'a' - 'A'
+			}
+			dst = append(dst, b)
+		}
+		return dst
+	}
+	s := folder.String(norm.NFKC.String(word))
+	d := norm.NFD.String(s)
+	var b strings.Builder
+	b.Grow(len(d))
+	for _, r := range d {
+		if unicode.Is(unicode.Mn, r) || !isWordRune(r) {
+			continue
+		}
+		b.WriteRune(r)
+	}
+	out := letterFold.Replace(norm.NFC.String(b.String()))
+	return append(dst, out...)
+}
+
+// foldWords returns the folded tokens of a phrase (an alias or a term), and
+// the original text of each token.
+func foldWords(phrase string) (keys, orig []string) {
+	var ts tokens
+	ts.tokenize(phrase)
+	for i := range ts.toks {
+		keys = append(keys, string(ts.keyOf(i)))
+		orig = append(orig, norm.NFKC.String(ts.text(i)))
+	}
+	return keys, orig
+}
+
+// isUpperInitial reports whether word starts with a letter that is not
+// lower-case (upper-case, title-case, or a script without case).
+func isUpperInitial(word string) bool {
+	r, _ := utf8.DecodeRuneInString(word)
+	return !unicode.IsLower(r)
+}

@@ -1,0 +1,438 @@
+package tag
+
+import (
+	"cmp"
+	"slices"
+	"sync"
+
+	"github.com/wirewatch/wirewatch/pipeline"
+)
+
+// Options tune which mentioned entities become tags. Every mentioned entity
+// is listed in Item.Entities; only salient ones are also Item.Tags, since a
+// tag says what the item is about.
+type Options struct {
+	// LeadBytes: a mention starting in the first LeadBytes bytes of the text
+	// (the dateline and lead) makes the entity salient. 0 means the default
+	// (200); negative turns the rule off.
+	LeadBytes int
+	// MinMentions: this many mentions anywhere make the entity salient. 0
+	// means the default (2).
+	MinMentions int
+	// MaxEvidence caps the evidence kept per tag (mentions are still all
+	// counted). 0 means the default (8).
+	MaxEvidence int
+}
+
+func (o Options) withDefaults() Options {
+	if o.LeadBytes == 0 {
+		o.LeadBytes = 200
+	}
+	if o.MinMentions == 0 {
+		o.MinMentions = 2
+	}
+	if o.MaxEvidence == 0 {
+		o.MaxEvidence = 8
+	}
+	return o
+}
+
+// Tagger tags items with a fixed set of rules. It is immutable and safe for
+// concurrent use; to change rules build a new Tagger (see Reloader).
+type Tagger struct {
+	rules  *Rules
+	opts   Options
+	m      *matcher
+	ents   []*Entity
+	parent []int32 // entity index -> enclosing entity index, or -1
+	terms  []string
+	topics []ctopic
+	// withs[entity][alias] is the compiled context of a conditional alias.
+	withs map[[2]int32]*ccond
+	pool  sync.Pool
+}
+
+type ctopic struct {
+	t    *Topic
+	cond *ccond
+}
+
+// ccond is a compiled Cond: entity IDs and terms resolved to indexes.
+type ccond struct {
+	op    Op
+	term  int32
+	ents  []int32
+	kids  []*ccond
+	near  int
+	min   int
+	field int8 // -1 any, else a field index
+}
+
+const (
+	fieldTitle uint8 = 0
+	fieldText  uint8 = 1
+)
+
+var fieldNames = [2]string{"title", "text"}
+
+// New compiles r into a Tagger with default Options. References to unknown
+// entities (which Load and Merge report) never match.
+func New(r *Rules) *Tagger { return NewWith(r, Options{}) }
+
+// NewWith compiles r into a Tagger with the given options.
+func NewWith(r *Rules, opts Options) *Tagger {
+	if r == nil {
+		r = &Rules{}
+	}
+	t := &Tagger{rules: r, opts: opts.withDefaults(), m: newMatcher(), withs: map[[2]int32]*ccond{}}
+	idx := make(map[string]int32, len(r.Entities))
+	for i, e := range r.Entities {
+		idx[e.ID] = int32(i)
+	}
+	t.ents = r.Entities
+	t.parent = make([]int32, len(r.Entities))
+	for i, e := range r.Entities {
+		t.parent[i] = -1
+		if p, ok := idx[e.In]; ok && e.In != e.ID {
+			t.parent[i] = p
+		}
+	}
+	termIdx := map[string]int32{}
+	var compile func(c *Cond, field int8) *ccond
+	compile = func(c *Cond, field int8) *ccond {
+		if c == nil {
+			return nil
+		}
+		if c.Field != "" {
+			field = int8(fieldText)
+			if c.Field == "title" {
+				field = int8(fieldTitle)
+			}
+		}
+		cc := &ccond{op: c.Op, near: c.Near, min: max(c.Min, 1), field: field, term: -1}
+		switch c.Op {
+		case OpTerm:
+			id, ok := termIdx[c.Term]
+			if !ok {
+				id = int32(len(t.terms))
+				termIdx[c.Term] = id
+				t.terms = append(t.terms, c.Term)
+				t.m.add(c.Term, pattern{entity: -1, alias: -1, term: id})
+			}
+			cc.term = id
+		case OpEntity:
+			for _, e := range c.Entities {
+				if i, ok := idx[e]; ok {
+					cc.ents = append(cc.ents, i)
+				}
+			}
+		}
+		for _, k := range c.Kids {
+			cc.kids = append(cc.kids, compile(k, field))
+		}
+		return cc
+	}
+	for i, e := range r.Entities {
+		for j, a := range e.Aliases {
+			t.m.add(a.Text, pattern{entity: int32(i), alias: int32(j), term: -1, exact: a.Case, proper: a.Proper})
+			if a.With != nil {
+				t.withs[[2]int32{int32(i), int32(j)}] = compile(a.With, -1)
+			}
+		}
+	}
+	for _, tp := range r.Topics {
+		t.topics = append(t.topics, ctopic{t: tp, cond: compile(tp.Cond, -1)})
+	}
+	t.pool.New = func() any { return &scratch{} }
+	return t
+}
+
+// Rules returns the rules the tagger was built from.
+func (t *Tagger) Rules() *Rules { return t.rules }
+
+// occ is one occurrence: words [ws, we) and bytes [bs, be) of a field.
+type occ struct {
+	field  uint8
+	ws, we int32
+	bs, be int32
+}
+
+func cmpOcc(a, b occ) int {
+	return cmp.Or(cmp.Compare(a.field, b.field), cmp.Compare(a.ws, b.ws), cmp.Compare(a.we, b.we))
+}
+
+type scratch struct {
+	fields [2]tokens
+	ids    []int32
+	hits   []hit
+	kept   []hit
+	terms  map[int32][]occ
+	ents   map[int32][]occ
+	direct map[int32]int // direct mentions per entity
+}
+
+// Tag sets it.Tags and it.Entities from the item's title and text,
+// replacing what was there. Evidence offsets are bytes into the original
+// it.Title and it.Text. Output is sorted, so equal input gives equal JSON.
+func (t *Tagger) Tag(it *pipeline.Item) {
+	s := t.pool.Get().(*scratch)
+	defer t.pool.Put(s)
+	if s.terms == nil {
+		s.terms, s.ents, s.direct = map[int32][]occ{}, map[int32][]occ{}, map[int32]int{}
+	}
+	clear(s.terms)
+	clear(s.ents)
+	clear(s.direct)
+	s.hits = s.hits[:0]
+	s.fields[fieldTitle].tokenize(it.Title)
+	s.fields[fieldText].tokenize(it.Text)
+	for f := range s.fields {
+		s.ids, s.hits = t.m.scan(&s.fields[f], uint8(f), s.ids, s.hits)
+	}
+
+	// Terms count wherever they occur; entity aliases compete for words
+	// (the longest wins), first without conditional aliases, whose context
+	// is then judged on that result.
+	hasCond := false
+	for _, h := range s.hits {
+		p := &t.m.pats[h.pat]
+		if p.term >= 0 {
+			s.terms[p.term] = append(s.terms[p.term], t.occOf(s, h))
+		} else if t.withs[[2]int32{p.entity, p.alias}] != nil {
+			hasCond = true
+		}
+	}
+	t.resolve(s, false)
+	if hasCond {
+		accepted := s.kept[:0:0]
+		for _, h := range s.hits {
+			p := &t.m.pats[h.pat]
+			if p.term >= 0 {
+				continue
+			}
+			if w := t.withs[[2]int32{p.entity, p.alias}]; w == nil {
+				accepted = append(accepted, h)
+			} else if ok, _ := t.eval(s, w); ok {
+				accepted = append(accepted, h)
+			}
+		}
+		s.hits = append(s.hits[:0], accepted...)
+		clear(s.ents)
+		clear(s.direct)
+		t.resolve(s, true)
+	}
+
+	it.Tags, it.Entities = nil, nil
+	for e, occs := range s.ents {
+		ent := t.ents[e]
+		it.Entities = append(it.Entities, pipeline.Entity{ID: ent.ID, Kind: ent.Kind, Label: ent.Label, Mentions: len(occs)})
+		if t.salient(occs) {
+			slices.SortFunc(occs, cmpOcc)
+			it.Tags = append(it.Tags, pipeline.Tag{Tag: ent.ID, Kind: ent.Kind, Evidence: t.evidence(s, occs)})
+		}
+	}
+	for _, tp := range t.topics {
+		ok, occs := t.eval(s, tp.cond)
+		if !ok {
+			continue
+		}
+		slices.SortFunc(occs, cmpOcc)
+		occs = slices.CompactFunc(occs, func(a, b occ) bool { return cmpOcc(a, b) == 0 })
+		it.Tags = append(it.Tags, pipeline.Tag{Tag: tp.t.ID, Kind: KindTopic, Evidence: t.evidence(s, distinct(s, occs))})
+	}
+	slices.SortFunc(it.Tags, func(a, b pipeline.Tag) int { return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Tag, b.Tag)) })
+	slices.SortFunc(it.Entities, func(a, b pipeline.Entity) int {
+		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.ID, b.ID))
+	})
+}
+
+// resolve keeps the leftmost-longest entity alias hits (several entities
+// sharing the same words all keep them) and records entity occurrences,
+// crediting enclosing places too. With all set, conditional aliases count.
+func (t *Tagger) resolve(s *scratch, all bool) {
+	s.kept = s.kept[:0]
+	for _, h := range s.hits {
+		p := &t.m.pats[h.pat]
+		if p.term >= 0 || (!all && t.withs[[2]int32{p.entity, p.alias}] != nil) {
+			continue
+		}
+		s.kept = append(s.kept, h)
+	}
+	slices.SortFunc(s.kept, func(a, b hit) int {
+		return cmp.Or(cmp.Compare(a.field, b.field), cmp.Compare(a.start, b.start), cmp.Compare(b.end, a.end))
+	})
+	var last hit
+	have := false
+	seen := map[[2]int32]bool{} // (entity, start) already counted at this span
+	for _, h := range s.kept {
+		if have && h.field == last.field && h.start < last.end && !(h.start == last.start && h.end == last.end) {
+			continue // inside a longer (or earlier) match
+		}
+		if !have || h.field != last.field || h.start >= last.end {
+			clear(seen)
+		}
+		last, have = h, true
+		e := t.m.pats[h.pat].entity
+		if seen[[2]int32{e, h.start}] {
+			continue // two aliases of one entity on the same words
+		}
+		seen[[2]int32{e, h.start}] = true
+		o := t.occOf(s, h)
+		s.direct[e]++
+		for d, cur := 0, e; cur >= 0 && d < 4; d, cur = d+1, t.parent[cur] {
+			s.ents[cur] = append(s.ents[cur], o)
+		}
+	}
+}
+
+func (t *Tagger) occOf(s *scratch, h hit) occ {
+	ts := &s.fields[h.field]
+	return occ{field: h.field, ws: h.start, we: h.end, bs: ts.toks[h.start].start, be: ts.toks[h.end-1].end}
+}
+
+// salient reports whether an entity with these mentions is what the item
+// is about: named in the title or the lead, or mentioned often.
+func (t *Tagger) salient(occs []occ) bool {
+	if len(occs) >= t.opts.MinMentions {
+		return true
+	}
+	for _, o := range occs {
+		if o.field == fieldTitle || (t.opts.LeadBytes > 0 && int(o.bs) < t.opts.LeadBytes) {
+			return true
+		}
+	}
+	return false
+}
+
+// distinct keeps the first occurrence of each different matched text, so a
+// topic's evidence shows every reason once rather than one name many times.
+func distinct(s *scratch, occs []occ) []occ {
+	seen := map[string]bool{}
+	out := occs[:0:0]
+	for _, o := range occs {
+		k := string(s.fields[o.field].key[s.fields[o.field].toks[o.ws].ks:s.fields[o.field].toks[o.we-1].ke])
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+func (t *Tagger) evidence(s *scratch, occs []occ) []pipeline.Evidence {
+	n := min(len(occs), t.opts.MaxEvidence)
+	ev := make([]pipeline.Evidence, 0, n)
+	for _, o := range occs[:n] {
+		src := s.fields[o.field].src
+		ev = append(ev, pipeline.Evidence{Field: fieldNames[o.field], Start: int(o.bs), End: int(o.be), Match: src[o.bs:o.be]})
+	}
+	return ev
+}
+
+// eval reports whether c holds and the occurrences that make it so.
+func (t *Tagger) eval(s *scratch, c *ccond) (bool, []occ) {
+	switch c.op {
+	case OpTerm:
+		return filterField(s.terms[c.term], c.field)
+	case OpEntity:
+		var out []occ
+		for _, e := range c.ents {
+			_, o := filterField(s.ents[e], c.field)
+			out = append(out, o...)
+		}
+		return len(out) > 0, out
+	case OpNone:
+		for _, k := range c.kids {
+			if ok, _ := t.eval(s, k); ok {
+				return false, nil
+			}
+		}
+		return true, nil
+	case OpAny:
+		var out []occ
+		for _, k := range c.kids {
+			if ok, o := t.eval(s, k); ok {
+				out = append(out, o...)
+				if len(o) == 0 { // a none-child that holds counts once
+					out = append(out, occ{field: 255})
+				}
+			}
+		}
+		n := len(out)
+		out = slices.DeleteFunc(out, func(o occ) bool { return o.field == 255 })
+		return n >= c.min, out
+	}
+	// OpAll
+	var out []occ
+	var lists [][]occ
+	for _, k := range c.kids {
+		ok, o := t.eval(s, k)
+		if !ok {
+			return false, nil
+		}
+		if k.op != OpNone {
+			lists = append(lists, o)
+		}
+		out = append(out, o...)
+	}
+	if c.near > 0 && len(lists) > 1 {
+		return near(lists, c.near)
+	}
+	return true, out
+}
+
+func filterField(occs []occ, field int8) (bool, []occ) {
+	if field < 0 {
+		return len(occs) > 0, occs
+	}
+	var out []occ
+	for _, o := range occs {
+		if o.field == uint8(field) {
+			out = append(out, o)
+		}
+	}
+	return len(out) > 0, out
+}
+
+// near finds windows of one field, at most n words wide, that hold an
+// occurrence from every list, and returns the occurrences in them.
+func near(lists [][]occ, n int) (bool, []occ) {
+	type lo struct {
+		o    occ
+		list int
+	}
+	var all []lo
+	for i, l := range lists {
+		for _, o := range l {
+			all = append(all, lo{o, i})
+		}
+	}
+	slices.SortFunc(all, func(a, b lo) int { return cmpOcc(a.o, b.o) })
+	count := make([]int, len(lists))
+	covered := 0
+	var out []occ
+	inWindow := make([]bool, len(all))
+	left := 0
+	for right := range all {
+		for left < right && (all[left].o.field != all[right].o.field || int(all[right].o.ws-all[left].o.ws) > n) {
+			if count[all[left].list]--; count[all[left].list] == 0 {
+				covered--
+			}
+			left++
+		}
+		if count[all[right].list]++; count[all[right].list] == 1 {
+			covered++
+		}
+		if covered == len(lists) {
+			for i := left; i <= right; i++ {
+				inWindow[i] = true
+			}
+		}
+	}
+	for i, ok := range inWindow {
+		if ok {
+			out = append(out, all[i].o)
+		}
+	}
+	return len(out) > 0, out
+}
