@@ -153,12 +153,13 @@ func (t *Tagger) Rules() *Rules { return t.rules }
 // occ is one occurrence: words [ws, we) and bytes [bs, be) of a field.
 type occ struct {
 	field  uint8
+	term   bool // from a term, not an entity
 	ws, we int32
 	bs, be int32
 }
 
 func cmpOcc(a, b occ) int {
-	return cmp.Or(cmp.Compare(a.field, b.field), cmp.Compare(a.ws, b.ws), cmp.Compare(a.we, b.we))
+	return cmp.Or(cmp.Compare(a.field, b.field), cmp.Compare(a.ws, b.ws), cmp.Compare(a.we, b.we), cmpBool(a.term, b.term))
 }
 
 type scratch struct {
@@ -197,7 +198,9 @@ func (t *Tagger) Tag(it *pipeline.Item) {
 	for _, h := range s.hits {
 		p := &t.m.pats[h.pat]
 		if p.term >= 0 {
-			s.terms[p.term] = append(s.terms[p.term], t.occOf(s, h))
+			o := t.occOf(s, h)
+			o.term = true
+			s.terms[p.term] = append(s.terms[p.term], o)
 		} else if t.withs[[2]int32{p.entity, p.alias}] != nil {
 			hasCond = true
 		}
@@ -238,7 +241,22 @@ func (t *Tagger) Tag(it *pipeline.Item) {
 		}
 		slices.SortFunc(occs, cmpOcc)
 		occs = slices.CompactFunc(occs, func(a, b occ) bool { return cmpOcc(a, b) == 0 })
-		it.Tags = append(it.Tags, pipeline.Tag{Tag: tp.t.ID, Kind: KindTopic, Evidence: t.evidence(s, distinct(s, occs))})
+		occs = distinct(s, occs)
+		// Terms first: they say why this topic, where names say only who.
+		slices.SortStableFunc(occs, func(a, b occ) int {
+			if a.term != b.term {
+				if a.term {
+					return -1
+				}
+				return 1
+			}
+			return 0
+		})
+		ev := t.evidence(s, occs)
+		slices.SortFunc(ev, func(a, b pipeline.Evidence) int {
+			return cmp.Or(cmp.Compare(b.Field, a.Field), cmp.Compare(a.Start, b.Start))
+		})
+		it.Tags = append(it.Tags, pipeline.Tag{Tag: tp.t.ID, Kind: KindTopic, Evidence: ev})
 	}
 	slices.SortFunc(it.Tags, func(a, b pipeline.Tag) int { return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Tag, b.Tag)) })
 	slices.SortFunc(it.Entities, func(a, b pipeline.Entity) int {
@@ -435,4 +453,14 @@ func near(lists [][]occ, n int) (bool, []occ) {
 		}
 	}
 	return len(out) > 0, out
+}
+
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }
