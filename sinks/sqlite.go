@@ -1,0 +1,389 @@
+package sinks
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/wirewatch/wirewatch/pipeline"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver (pure Go)
+)
+
+// SQLiteConfig is the sinks.sqlite section of wirewatch.yaml. The sink is
+// off when Path is empty.
+type SQLiteConfig struct {
+	// Path is the database file, created if missing (with its -wal and
+	// -shm companions beside it).
+	Path string `yaml:"path"`
+	// BusyTimeout is how long a write waits for another process holding
+	// the database lock before the attempt fails (and is retried by the
+	// consumer). Default 5s.
+	BusyTimeout time.Duration `yaml:"busy_timeout"`
+}
+
+// SQLite stores items in a SQLite database file (pure Go driver, WAL
+// mode): one row per item in items, one row per tag in item_tags, one row
+// per entity in item_entities and one row per stored version in
+// item_versions. Write is idempotent by item version; an edited item
+// updates its row. Safe for concurrent use, and several processes may
+// share one file (writes are serialised by SQLite's lock). Close closes the
+// database.
+type SQLite struct {
+	db   *sql.DB
+	path string
+}
+
+var _ pipeline.Sink = (*SQLite)(nil)
+
+// sqliteSchema lists the migrations in order; PRAGMA user_version holds how
+// many have been applied. Append, never edit: a database created by an
+// older wirewatch is brought up to date at open.
+var sqliteSchema = []string{
+	// 1: items, tags, entities, versions.
+	`CREATE TABLE items (
+		id           TEXT PRIMARY KEY,
+		version      TEXT NOT NULL,
+		feed         TEXT NOT NULL,
+		feed_url     TEXT NOT NULL,
+		guid         TEXT,
+		url          TEXT,
+		title        TEXT NOT NULL,
+		authors      TEXT NOT NULL DEFAULT '[]',
+		categories   TEXT NOT NULL DEFAULT '[]',
+		lang         TEXT,
+		published    TEXT,
+		fetched      TEXT NOT NULL,
+		item_time    TEXT NOT NULL,
+		text         TEXT NOT NULL,
+		content_hash TEXT,
+		duplicate_of TEXT,
+		dup_kind     TEXT,
+		story_id     TEXT,
+		tags         TEXT NOT NULL DEFAULT '[]',
+		entities     TEXT NOT NULL DEFAULT '[]',
+		is_update    INTEGER NOT NULL DEFAULT 0,
+		stored_at    TEXT NOT NULL,
+		updated_at   TEXT NOT NULL
+	);
+	CREATE INDEX items_feed_time ON items(feed, item_time);
+	CREATE INDEX items_story ON items(story_id) WHERE story_id IS NOT NULL;
+	CREATE INDEX items_published ON items(published);
+	CREATE INDEX items_item_time ON items(item_time);
+	CREATE INDEX items_duplicate_of ON items(duplicate_of) WHERE duplicate_of IS NOT NULL;
+	CREATE TABLE item_tags (
+		item_id TEXT NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+		tag     TEXT NOT NULL,
+		kind    TEXT NOT NULL,
+		PRIMARY KEY (item_id, tag, kind)
+	) WITHOUT ROWID;
+	CREATE INDEX item_tags_tag ON item_tags(tag, item_id);
+	CREATE TABLE item_entities (
+		item_id   TEXT NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+		entity_id TEXT NOT NULL,
+		kind      TEXT NOT NULL,
+		label     TEXT NOT NULL,
+		mentions  INTEGER NOT NULL,
+		PRIMARY KEY (item_id, kind, entity_id)
+	) WITHOUT ROWID;
+	CREATE INDEX item_entities_entity ON item_entities(entity_id, item_id);
+	CREATE TABLE item_versions (
+		item_id   TEXT NOT NULL,
+		version   TEXT NOT NULL,
+		stored_at TEXT NOT NULL,
+		PRIMARY KEY (item_id, version)
+	) WITHOUT ROWID;`,
+}
+
+// OpenSQLite opens (or creates) the database at path and brings its schema
+// up to date.
+func OpenSQLite(path string) (*SQLite, error) {
+	return OpenSQLiteConfig(SQLiteConfig{Path: path})
+}
+
+// OpenSQLiteConfig is OpenSQLite with the options of cfg.
+func OpenSQLiteConfig(cfg SQLiteConfig) (*SQLite, error) {
+	if cfg.Path == "" {
+		return nil, errors.New("sqlite sink: path is empty")
+	}
+	if cfg.BusyTimeout <= 0 {
+		cfg.BusyTimeout = 5 * time.Second
+	}
+	// A file: URI so that '?' or '#' in the path cannot be read as DSN
+	// parameters. _txlock=immediate takes the write lock at BEGIN, so two
+	// writers wait for each other (busy_timeout) instead of failing on a
+	// lock upgrade.
+	dsn := "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(cfg.Path) +
+		fmt.Sprintf("?_txlock=immediate&_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)"+
+			"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)", cfg.BusyTimeout.Milliseconds())
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite sink %s: %w", cfg.Path, err)
+	}
+	// One connection: SQLite has one writer at a time anyway, and queueing
+	// in the pool is cheaper than spinning on the file lock.
+	db.SetMaxOpenConns(1)
+	s := &SQLite{db: db, path: cfg.Path}
+	if err := s.migrate(context.Background()); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite sink %s: %w", cfg.Path, err)
+	}
+	return s, nil
+}
+
+func (s *SQLite) migrate(ctx context.Context) error {
+	var mode string
+	if err := s.db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return fmt.Errorf("read journal mode: %w", err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return fmt.Errorf("journal mode is %q, want wal", mode)
+	}
+	tx, err := s.db.BeginTx(ctx, nil) // immediate: one migrator at a time
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer tx.Rollback()
+	var have int
+	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&have); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if have > len(sqliteSchema) {
+		return fmt.Errorf("schema version %d is newer than this wirewatch knows (%d)", have, len(sqliteSchema))
+	}
+	for v := have; v < len(sqliteSchema); v++ {
+		if _, err := tx.ExecContext(ctx, sqliteSchema[v]); err != nil {
+			return fmt.Errorf("migrate to schema version %d: %w", v+1, err)
+		}
+	}
+	if have == len(sqliteSchema) {
+		return nil
+	}
+	// PRAGMA takes no bound parameters; the value is our own integer.
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(sqliteSchema))); err != nil {
+		return fmt.Errorf("set schema version: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// SchemaVersion returns the schema version of the open database.
+func (s *SQLite) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	if err := s.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return 0, fmt.Errorf("sqlite sink %s: read schema version: %w", s.path, err)
+	}
+	return v, nil
+}
+
+const sqliteUpsert = `INSERT INTO items (id, version, feed, feed_url, guid, url, title, authors, categories,
+	lang, published, fetched, item_time, text, content_hash, duplicate_of, dup_kind, story_id, tags, entities,
+	is_update, stored_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT(id) DO UPDATE SET
+	version = excluded.version, feed = excluded.feed, feed_url = excluded.feed_url, guid = excluded.guid,
+	url = excluded.url, title = excluded.title, authors = excluded.authors, categories = excluded.categories,
+	lang = excluded.lang, published = excluded.published, fetched = excluded.fetched,
+	item_time = excluded.item_time, text = excluded.text, content_hash = excluded.content_hash,
+	duplicate_of = excluded.duplicate_of, dup_kind = excluded.dup_kind, story_id = excluded.story_id,
+	tags = excluded.tags, entities = excluded.entities, is_update = excluded.is_update,
+	updated_at = excluded.updated_at
+WHERE excluded.version <> items.version AND excluded.fetched >= items.fetched`
+
+// Write stores it in one transaction: a version already stored is
+// skipped, a new version of a stored item replaces the row and its tags
+// (unless it was fetched before the stored one: a late redelivery of an
+// old edit does not roll the row back).
+func (s *SQLite) Write(ctx context.Context, it *pipeline.Item) error {
+	r, err := newItemRow(it)
+	if err != nil {
+		return pipeline.Permanent(fmt.Errorf("sqlite sink: %w", err))
+	}
+	if err := s.write(ctx, r); err != nil {
+		return fmt.Errorf("sqlite sink %s: write %s: %w", s.path, it.ID, err)
+	}
+	return nil
+}
+
+func (s *SQLite) write(ctx context.Context, r *itemRow) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	now := sqliteTime(time.Now())
+	res, err := tx.ExecContext(ctx,
+		`INSERT INTO item_versions (item_id, version, stored_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
+		r.id, r.version, now)
+	if err != nil {
+		return fmt.Errorf("record version: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return err // this version was stored before: nothing to do
+	}
+	res, err = tx.ExecContext(ctx, sqliteUpsert,
+		r.id, r.version, r.feed, r.feedURL, nullString(r.guid), nullString(r.url), r.title,
+		r.authors, r.categories, nullString(r.lang), nullTime(r.published), sqliteTime(r.fetched),
+		sqliteTime(r.itemTime), r.text, nullString(r.contentHash), nullString(r.duplicateOf),
+		nullString(r.dupKind), nullString(r.storyID), r.tagsJSON, r.entitiesJSON, r.isUpdate, now, now)
+	if err != nil {
+		return fmt.Errorf("upsert item: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		if err != nil {
+			return err
+		}
+		return tx.Commit() // older than the stored version: keep the row
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM item_tags WHERE item_id = ?`, r.id); err != nil {
+		return fmt.Errorf("clear tags: %w", err)
+	}
+	for _, t := range r.tags {
+		if _, err := tx.ExecContext(ctx,
+			`INSERT INTO item_tags (item_id, tag, kind) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
+			r.id, t.Tag, t.Kind); err != nil {
+			return fmt.Errorf("insert tag %s: %w", t.Tag, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM item_entities WHERE item_id = ?`, r.id); err != nil {
+		return fmt.Errorf("clear entities: %w", err)
+	}
+	for _, e := range r.entities {
+		if _, err := tx.ExecContext(ctx,
+			`INSERT INTO item_entities (item_id, entity_id, kind, label, mentions) VALUES (?, ?, ?, ?, ?)
+			 ON CONFLICT DO UPDATE SET label = excluded.label, mentions = item_entities.mentions + excluded.mentions`,
+			r.id, e.ID, e.Kind, e.Label, e.Mentions); err != nil {
+			return fmt.Errorf("insert entity %s: %w", e.ID, err)
+		}
+	}
+	return tx.Commit()
+}
+
+// Close closes the database.
+func (s *SQLite) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("sqlite sink %s: close: %w", s.path, err)
+	}
+	return nil
+}
+
+// sqliteTimeFormat is fixed width (milliseconds, always Z), so text order
+// is time order and SQLite's strftime('%Y-%m-%dT%H:%M:%fZ', ...) compares
+// directly against the stored values.
+const sqliteTimeFormat = "2006-01-02T15:04:05.000Z"
+
+func sqliteTime(t time.Time) string { return t.UTC().Format(sqliteTimeFormat) }
+
+func nullTime(t time.Time) sql.NullString {
+	if t.IsZero() {
+		return sql.NullString{}
+	}
+	return sql.NullString{String: sqliteTime(t), Valid: true}
+}
+
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
+// itemRow is an item flattened for the database sinks (SQLite and
+// PostgreSQL share it): text cleaned of NUL bytes and invalid UTF-8, which
+// PostgreSQL rejects and no reader wants, lists encoded as JSON.
+type itemRow struct {
+	id, version, feed, feedURL, guid, url, title, lang string
+	text, contentHash, duplicateOf, dupKind, storyID   string
+	authorsList, categoriesList                        []string
+	authors, categories, tagsJSON, entitiesJSON        string
+	published, fetched, itemTime                       time.Time
+	isUpdate                                           bool
+	tags                                               []pipeline.Tag
+	entities                                           []pipeline.Entity
+}
+
+func newItemRow(it *pipeline.Item) (*itemRow, error) {
+	if it.ID == "" {
+		return nil, errors.New("item has no id")
+	}
+	r := &itemRow{
+		// The version is computed from the item as received, before
+		// cleaning, so it matches the version everyone else sees.
+		id: clean(it.ID), version: clean(it.Version()), feed: clean(it.Feed), feedURL: clean(it.FeedURL),
+		guid: clean(it.GUID), url: clean(it.URL), title: clean(it.Title), lang: clean(it.Lang),
+		text: clean(it.Text), contentHash: clean(it.ContentHash), duplicateOf: clean(it.DuplicateOf),
+		dupKind: clean(it.DupKind), storyID: clean(it.StoryID),
+		authorsList: cleanAll(it.Authors), categoriesList: cleanAll(it.Categories),
+		published: it.Published.UTC(), fetched: it.Fetched.UTC(), itemTime: it.Time().UTC(),
+		isUpdate: it.Update,
+	}
+	for _, t := range it.Tags {
+		t.Tag, t.Kind = clean(t.Tag), clean(t.Kind)
+		ev := make([]pipeline.Evidence, len(t.Evidence)) // never edit the caller's item
+		for i, e := range t.Evidence {
+			e.Field, e.Match = clean(e.Field), clean(e.Match)
+			ev[i] = e
+		}
+		t.Evidence = ev
+		r.tags = append(r.tags, t)
+	}
+	for _, e := range it.Entities {
+		e.ID, e.Kind, e.Label = clean(e.ID), clean(e.Kind), clean(e.Label)
+		r.entities = append(r.entities, e)
+	}
+	var err error
+	if r.authors, err = jsonText(r.authorsList); err != nil {
+		return nil, fmt.Errorf("encode authors of %s: %w", it.ID, err)
+	}
+	if r.categories, err = jsonText(r.categoriesList); err != nil {
+		return nil, fmt.Errorf("encode categories of %s: %w", it.ID, err)
+	}
+	if r.tagsJSON, err = jsonText(r.tags); err != nil {
+		return nil, fmt.Errorf("encode tags of %s: %w", it.ID, err)
+	}
+	if r.entitiesJSON, err = jsonText(r.entities); err != nil {
+		return nil, fmt.Errorf("encode entities of %s: %w", it.ID, err)
+	}
+	return r, nil
+}
+
+// tagNames returns the distinct tag names, for PostgreSQL's text[] column.
+func (r *itemRow) tagNames() []string {
+	names := make([]string, 0, len(r.tags))
+	seen := make(map[string]bool, len(r.tags))
+	for _, t := range r.tags {
+		if !seen[t.Tag] {
+			seen[t.Tag] = true
+			names = append(names, t.Tag)
+		}
+	}
+	return names
+}
+
+// jsonText encodes v as JSON, with nil slices as [] rather than null.
+func jsonText[T any](v []T) (string, error) {
+	if v == nil {
+		return "[]", nil
+	}
+	b, err := json.Marshal(v)
+	return string(b), err
+}
+
+func clean(s string) string {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	return strings.ReplaceAll(s, "\x00", "")
+}
+
+func cleanAll(ss []string) []string {
+	if ss == nil {
+		return nil
+	}
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = clean(s)
+	}
+	return out
+}

@@ -1,0 +1,290 @@
+package sinks
+
+import (
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wirewatch/wirewatch/pipeline"
+)
+
+// testItem returns a tagged item as the tag stage would emit it.
+func testItem(id string, tags ...string) *pipeline.Item {
+	fetched := time.Date(2025, 8, 16, 12, 0, 0, 0, time.UTC)
+	it := &pipeline.Item{
+		ID: id, Feed: "afp", FeedURL: "https://example.org/afp.xml", GUID: "guid-" + id,
+		URL: "https://example.org/a/" + id, Title: "Title " + id, Authors: []string{"A. Writer"},
+		Categories: []string{"World"}, Lang: "en",
+		Published: fetched.Add(-2 * time.Hour), Fetched: fetched,
+		Text: "Body of " + id + ".\n\nSecond paragraph.", ContentHash: "hash-" + id,
+		StoryID: "story-1",
+	}
+	for _, tg := range tags {
+		it.Tags = append(it.Tags, pipeline.Tag{Tag: tg, Kind: "topic",
+			Evidence: []pipeline.Evidence{{Field: "title", Start: 0, End: 5, Match: "Title"}}})
+	}
+	it.Entities = []pipeline.Entity{{ID: "anchorage", Kind: "place", Label: "Anchorage", Mentions: 2}}
+	return it
+}
+
+func openTestSQLite(t *testing.T, path string) *SQLite {
+	t.Helper()
+	s, err := OpenSQLite(path)
+	if err != nil {
+		t.Fatalf("OpenSQLite(%s): %v", path, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func count(t *testing.T, db *sql.DB, query string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := db.QueryRowContext(t.Context(), query, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return n
+}
+
+func TestSQLiteWrite(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "items.db")
+	s := openTestSQLite(t, path)
+	ctx := t.Context()
+
+	a := testItem("a", "ceasefire", "alaska-summit")
+	b := testItem("b", "alaska-summit")
+	b.DuplicateOf, b.DupKind = "a", pipeline.DupSyndicated
+	for _, it := range []*pipeline.Item{a, b, a, b} { // both redelivered
+		if err := s.Write(ctx, it); err != nil {
+			t.Fatalf("Write(%s): %v", it.ID, err)
+		}
+	}
+	if got := count(t, s.db, `SELECT count(*) FROM items`); got != 2 {
+		t.Errorf("items after redelivery = %d rows, want 2", got)
+	}
+	if got := count(t, s.db, `SELECT count(*) FROM item_tags`); got != 3 {
+		t.Errorf("item_tags = %d rows, want 3", got)
+	}
+
+	// The stored row holds every field of the item.
+	var (
+		version, feed, title, authors, tags, entities, fetched string
+		published, dupOf, dupKind, story                       sql.NullString
+		isUpdate                                               bool
+	)
+	err := s.db.QueryRowContext(ctx, `SELECT version, feed, title, authors, tags, entities, fetched, published,
+		duplicate_of, dup_kind, story_id, is_update FROM items WHERE id = ?`, "b").Scan(
+		&version, &feed, &title, &authors, &tags, &entities, &fetched, &published, &dupOf, &dupKind, &story, &isUpdate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if version != b.Version() || feed != "afp" || title != b.Title || dupOf.String != "a" ||
+		dupKind.String != pipeline.DupSyndicated || story.String != "story-1" || isUpdate {
+		t.Errorf("row b = version %q feed %q title %q dup %v/%v story %v update %v; want %q afp %q a/syndicated story-1 false",
+			version, feed, title, dupOf, dupKind, story, isUpdate, b.Version(), b.Title)
+	}
+	if fetched != "2025-08-16T12:00:00.000Z" || published.String != "2025-08-16T10:00:00.000Z" {
+		t.Errorf("row b times = fetched %q published %v, want 2025-08-16T12:00:00.000Z and 10:00", fetched, published)
+	}
+	var gotTags []pipeline.Tag
+	if err := json.Unmarshal([]byte(tags), &gotTags); err != nil || len(gotTags) != 1 || gotTags[0].Tag != "alaska-summit" ||
+		len(gotTags[0].Evidence) != 1 {
+		t.Errorf("row b tags = %s (%v), want alaska-summit with its evidence", tags, err)
+	}
+	if authors != `["A. Writer"]` {
+		t.Errorf("row b authors = %s, want [\"A. Writer\"]", authors)
+	}
+
+	// An edited item replaces the row and its tags.
+	aEdited := *a
+	aEdited.Title = "Title a (updated)"
+	aEdited.Update = true
+	aEdited.Tags = []pipeline.Tag{{Tag: "sanctions", Kind: "topic"}}
+	if err := s.Write(ctx, &aEdited); err != nil {
+		t.Fatal(err)
+	}
+	var gotTitle string
+	var gotUpdate bool
+	s.db.QueryRowContext(ctx, `SELECT title, is_update FROM items WHERE id = 'a'`).Scan(&gotTitle, &gotUpdate)
+	if gotTitle != aEdited.Title || !gotUpdate {
+		t.Errorf("after edit, row a = %q update %v, want %q true", gotTitle, gotUpdate, aEdited.Title)
+	}
+	if got := tagsOf(t, s.db, "a"); !slices.Equal(got, []string{"sanctions"}) {
+		t.Errorf("after edit, tags of a = %v, want [sanctions]", got)
+	}
+	// A late redelivery of the old version does not roll the row back.
+	if err := s.Write(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	s.db.QueryRowContext(ctx, `SELECT title FROM items WHERE id = 'a'`).Scan(&gotTitle)
+	if gotTitle != aEdited.Title {
+		t.Errorf("after old version redelivered, title of a = %q, want %q", gotTitle, aEdited.Title)
+	}
+	if got := count(t, s.db, `SELECT count(*) FROM item_versions WHERE item_id = 'a'`); got != 2 {
+		t.Errorf("versions of a = %d, want 2", got)
+	}
+	// An edit fetched before the stored version (delivered out of order)
+	// is recorded but does not replace the row.
+	older := *a
+	older.Title = "Title a (stale edit)"
+	older.Fetched = a.Fetched.Add(-time.Hour)
+	if err := s.Write(ctx, &older); err != nil {
+		t.Fatal(err)
+	}
+	s.db.QueryRowContext(ctx, `SELECT title FROM items WHERE id = 'a'`).Scan(&gotTitle)
+	if gotTitle != aEdited.Title {
+		t.Errorf("after stale edit, title of a = %q, want %q", gotTitle, aEdited.Title)
+	}
+
+	// Tags are queryable in plain SQL: the example query of docs/sinks.md.
+	var ids []string
+	rows, err := s.db.QueryContext(ctx, `SELECT i.id FROM items i JOIN item_tags t ON t.item_id = i.id
+		WHERE t.tag = ? AND i.item_time >= strftime('%Y-%m-%dT%H:%M:%fZ', ?, '-7 days') ORDER BY i.id`,
+		"alaska-summit", "2025-08-20T00:00:00Z")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id string
+		rows.Scan(&id)
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if !slices.Equal(ids, []string{"b"}) { // a is now tagged sanctions only
+		t.Errorf("items tagged alaska-summit in the week before 2025-08-20 = %v, want [b]", ids)
+	}
+
+	// Reopening keeps the data and the schema version, and redelivery
+	// after a restart is still a no-op.
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2 := openTestSQLite(t, path)
+	if v, err := s2.SchemaVersion(ctx); err != nil || v != len(sqliteSchema) {
+		t.Errorf("SchemaVersion after reopen = %d, %v; want %d", v, err, len(sqliteSchema))
+	}
+	if err := s2.Write(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if got := count(t, s2.db, `SELECT count(*) FROM items`); got != 2 {
+		t.Errorf("items after reopen = %d, want 2", got)
+	}
+	if got := count(t, s2.db, `SELECT count(*) FROM item_entities WHERE entity_id = 'anchorage'`); got != 2 {
+		t.Errorf("items with entity anchorage = %d, want 2", got)
+	}
+	var mode string
+	s2.db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode)
+	if mode != "wal" {
+		t.Errorf("journal_mode = %q, want wal", mode)
+	}
+}
+
+func tagsOf(t *testing.T, db *sql.DB, id string) []string {
+	t.Helper()
+	rows, err := db.QueryContext(t.Context(), `SELECT tag FROM item_tags WHERE item_id = ? ORDER BY tag`, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var tags []string
+	for rows.Next() {
+		var tg string
+		rows.Scan(&tg)
+		tags = append(tags, tg)
+	}
+	return tags
+}
+
+func TestSQLiteHostileText(t *testing.T) {
+	s := openTestSQLite(t, filepath.Join(t.TempDir(), "odd?name#1.db"))
+	it := testItem("nul\x00id", "tag\x00x")
+	it.Title = "bad \xff utf8 and \x00 nul"
+	it.Text = "'); DROP TABLE items; --"
+	if err := s.Write(t.Context(), it); err != nil {
+		t.Fatalf("Write(hostile item): %v", err)
+	}
+	var title, text string
+	if err := s.db.QueryRowContext(t.Context(), `SELECT title, text FROM items`).Scan(&title, &text); err != nil {
+		t.Fatal(err)
+	}
+	if title != "bad \uFFFD utf8 and  nul" || text != it.Text {
+		t.Errorf("stored title %q text %q, want NUL dropped, invalid UTF-8 replaced, SQL kept as text", title, text)
+	}
+	if it.Title != "bad \xff utf8 and \x00 nul" {
+		t.Errorf("Write changed the caller's item: title %q", it.Title)
+	}
+}
+
+// TestSQLiteConcurrentWrites writes from several goroutines and two
+// handles on the same file (as two processes would).
+func TestSQLiteConcurrentWrites(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "items.db")
+	s1 := openTestSQLite(t, path)
+	s2 := openTestSQLite(t, path)
+	const workers, perWorker = 8, 40
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Go(func() {
+			s := s1
+			if w%2 == 1 {
+				s = s2
+			}
+			for i := range perWorker {
+				// Workers overlap: each item is written by two workers.
+				it := testItem(fmt.Sprintf("item-%d", (w/2)*perWorker+i), "t1", "t2")
+				if err := s.Write(t.Context(), it); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("concurrent Write: %v", err)
+	}
+	want := workers / 2 * perWorker
+	if got := count(t, s1.db, `SELECT count(*) FROM items`); got != want {
+		t.Errorf("items = %d, want %d", got, want)
+	}
+	if got := count(t, s1.db, `SELECT count(*) FROM item_tags`); got != 2*want {
+		t.Errorf("item_tags = %d, want %d", got, 2*want)
+	}
+}
+
+func TestSQLiteRejectsNewerSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "items.db")
+	s := openTestSQLite(t, path)
+	if _, err := s.db.ExecContext(t.Context(), fmt.Sprintf("PRAGMA user_version = %d", len(sqliteSchema)+1)); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if s, err := OpenSQLite(path); err == nil {
+		s.Close()
+		t.Fatalf("OpenSQLite(schema from the future) = nil error, want one")
+	}
+}
+
+func BenchmarkSQLiteWrite(b *testing.B) {
+	s, err := OpenSQLite(filepath.Join(b.TempDir(), "items.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	it := testItem("x", "ceasefire", "alaska-summit", "sanctions")
+	i := 0
+	for b.Loop() {
+		it.ID = fmt.Sprintf("item-%d", i)
+		i++
+		if err := s.Write(b.Context(), it); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
