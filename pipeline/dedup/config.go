@@ -58,6 +58,12 @@ type Config struct {
 	// safe for concurrent use and deterministic.
 	Entities func(*pipeline.Item) []string
 
+	// Replicas of the dedup KV bucket: 1 on a single server, 3 on a
+	// three-node cluster. Default 1.
+	Replicas int
+
+	bigrams bool // experiment: adjacent term pairs as terms
+
 	// Now is the wall clock; nil means time.Now. Tests set it.
 	Now func() time.Time
 }
