@@ -11,6 +11,7 @@ import (
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
 	"golang.org/x/net/html/charset"
+	"golang.org/x/text/encoding"
 )
 
 // MaxPageSize is the largest article page ExtractArticle reads; the rest
@@ -85,15 +86,15 @@ func useJSONLD(ld, dom string) bool {
 // HTTP header charset; <meta charset> in the first 1024 bytes; UTF-8 when
 // the bytes are valid; windows-1252 (the HTML standard's default).
 func decodePage(page []byte, contentType string) (io.Reader, error) {
-	_, name, _ := charset.DetermineEncoding(page, contentType)
+	enc, name, _ := charset.DetermineEncoding(page, contentType)
 	switch {
 	case name == "utf-8":
 	case strings.HasPrefix(name, "utf-16") || strings.HasPrefix(name, "iso-2022"):
 		// 7-bit or 16-bit encodings: the UTF-8 check says nothing.
-		return transcode(page, contentType, name)
+		return transcode(page, enc, name)
 	case hasMultibyteUTF8(page):
 	default:
-		return transcode(page, contentType, name)
+		return transcode(page, enc, name)
 	}
 	if utf8.Valid(page) {
 		return bytes.NewReader(page), nil
@@ -101,12 +102,12 @@ func decodePage(page []byte, contentType string) (io.Reader, error) {
 	return bytes.NewReader(bytes.ToValidUTF8(page, []byte("\uFFFD"))), nil
 }
 
-func transcode(page []byte, contentType, name string) (io.Reader, error) {
-	r, err := charset.NewReader(bytes.NewReader(page), contentType)
+func transcode(page []byte, enc encoding.Encoding, name string) (io.Reader, error) {
+	out, err := enc.NewDecoder().Bytes(page)
 	if err != nil {
 		return nil, fmt.Errorf("decode charset %s: %w", name, err)
 	}
-	return r, nil
+	return bytes.NewReader(out), nil
 }
 
 // hasMultibyteUTF8 reports whether page is valid UTF-8 and holds at least
