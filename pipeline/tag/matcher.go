@@ -16,6 +16,7 @@ type pattern struct {
 	alias  int32 // index into the entity's aliases
 	term   int32 // index into Tagger.terms, or -1
 	exact  bool  // compare the original words exactly (after NFKC)
+	dot    bool  // exact alias ending in '.' ("Calif."): the text must have the dot too
 	proper bool  // words capitalised in the alias must be capitalised in the text
 	orig   []string
 }
@@ -56,6 +57,7 @@ func (m *matcher) add(phrase string, p pattern) {
 		seen[k] = true
 		pp := p
 		pp.orig = orig
+		pp.dot = p.exact && strings.HasSuffix(strings.TrimSpace(v), ".")
 		idx := int32(len(m.pats))
 		m.pats = append(m.pats, pp)
 		node := int32(0)
@@ -124,6 +126,12 @@ func (m *matcher) scan(ts *tokens, f uint8, ids []int32, hits []hit) ([]int32, [
 func (m *matcher) accept(p *pattern, ts *tokens, i int) bool {
 	if !p.exact && !p.proper {
 		return true
+	}
+	if p.dot {
+		end := ts.toks[i+len(p.orig)-1].end
+		if int(end) >= len(ts.src) || ts.src[end] != '.' {
+			return false
+		}
 	}
 	for k, want := range p.orig {
 		got := ts.text(i + k)

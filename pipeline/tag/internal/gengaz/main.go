@@ -452,7 +452,7 @@ func dedupe(ents []*entity, english map[string]bool) []*entity {
 			if !a.english && a.flag == "" && english[k] {
 				continue
 			}
-			if a.lang == "en" && e.in != "" && english[k] {
+			if a.lang == "en" && e.in != "" && a.flag == "" && english[k] {
 				continue // cities named like words ("Male", "Nice")
 			}
 			seen[k] = true
