@@ -256,8 +256,7 @@ func (s *SQLite) write(ctx context.Context, r *itemRow) error {
 	}
 	for _, e := range r.entities {
 		if _, err := tx.ExecContext(ctx,
-			`INSERT INTO item_entities (item_id, entity_id, kind, label, mentions) VALUES (?, ?, ?, ?, ?)
-			 ON CONFLICT DO UPDATE SET label = excluded.label, mentions = item_entities.mentions + excluded.mentions`,
+			`INSERT INTO item_entities (item_id, entity_id, kind, label, mentions) VALUES (?, ?, ?, ?, ?)`,
 			r.id, e.ID, e.Kind, e.Label, e.Mentions); err != nil {
 			return fmt.Errorf("insert entity %s: %w", e.ID, err)
 		}
@@ -328,8 +327,16 @@ func newItemRow(it *pipeline.Item) (*itemRow, error) {
 		t.Evidence = ev
 		r.tags = append(r.tags, t)
 	}
+	// One row per (kind, id): a repeated entity adds its mentions, since
+	// one statement may not upsert the same row twice.
+	at := make(map[[2]string]int, len(it.Entities))
 	for _, e := range it.Entities {
 		e.ID, e.Kind, e.Label = clean(e.ID), clean(e.Kind), clean(e.Label)
+		if i, ok := at[[2]string{e.Kind, e.ID}]; ok {
+			r.entities[i].Mentions += e.Mentions
+			continue
+		}
+		at[[2]string{e.Kind, e.ID}] = len(r.entities)
 		r.entities = append(r.entities, e)
 	}
 	var err error
