@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"strings"
 	"unicode/utf8"
 
@@ -45,11 +44,11 @@ func ExtractArticle(page []byte, contentType, pageURL string) (Article, error) {
 	if len(page) > MaxPageSize {
 		page = page[:MaxPageSize]
 	}
-	r, err := decodePage(page, contentType)
+	page, err := decodePage(page, contentType)
 	if err != nil {
 		return Article{}, fmt.Errorf("extract %s: %w", pageURL, err)
 	}
-	root, err := html.Parse(r)
+	root, err := html.Parse(bytes.NewReader(stripRaw(page)))
 	if err != nil {
 		return Article{}, fmt.Errorf("extract %s: parse html: %w", pageURL, err)
 	}
@@ -85,7 +84,7 @@ func useJSONLD(ld, dom string) bool {
 // common, and legacy text is almost never valid UTF-8 by accident); the
 // HTTP header charset; <meta charset> in the first 1024 bytes; UTF-8 when
 // the bytes are valid; windows-1252 (the HTML standard's default).
-func decodePage(page []byte, contentType string) (io.Reader, error) {
+func decodePage(page []byte, contentType string) ([]byte, error) {
 	enc, name, _ := charset.DetermineEncoding(page, contentType)
 	switch {
 	case name == "utf-8":
@@ -97,17 +96,17 @@ func decodePage(page []byte, contentType string) (io.Reader, error) {
 		return transcode(page, enc, name)
 	}
 	if utf8.Valid(page) {
-		return bytes.NewReader(page), nil
+		return page, nil
 	}
-	return bytes.NewReader(bytes.ToValidUTF8(page, []byte("\uFFFD"))), nil
+	return bytes.ToValidUTF8(page, []byte("\uFFFD")), nil
 }
 
-func transcode(page []byte, enc encoding.Encoding, name string) (io.Reader, error) {
+func transcode(page []byte, enc encoding.Encoding, name string) ([]byte, error) {
 	out, err := enc.NewDecoder().Bytes(page)
 	if err != nil {
 		return nil, fmt.Errorf("decode charset %s: %w", name, err)
 	}
-	return bytes.NewReader(out), nil
+	return out, nil
 }
 
 // hasMultibyteUTF8 reports whether page is valid UTF-8 and holds at least

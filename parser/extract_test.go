@@ -191,3 +191,23 @@ func FuzzText(f *testing.F) {
 		}
 	})
 }
+
+func TestStripRaw(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"script", `a<script>var x = "</div>";</script>b`, "a b"},
+		{"upper case", `a<SCRIPT type="text/javascript">x</Script >b`, "a b"},
+		{"style and comment", `a<style>p{}</style><!-- c -->b`, "a  b"},
+		{"svg", `a<svg viewBox="0 0 1 1"><path d="M0"/></svg>b`, "a b"},
+		{"json-ld kept", `<script type="application/ld+json">{}</script>`, `<script type="application/ld+json">{}</script>`},
+		{"unterminated kept", `a<script>x`, `a<script>x`},
+		{"not a script", `a<scripts>b<noscript>c</noscript>`, `a<scripts>b<noscript>c</noscript>`},
+		{"lone angle", `a < b <`, `a < b <`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := string(stripRaw([]byte(tt.in))); got != tt.want {
+				t.Errorf("stripRaw(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
