@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/cases"
 	"golang.org/x/text/unicode/norm"
@@ -35,10 +36,24 @@ var punct = strings.NewReplacer(
 // only in markup, case, quote style or spacing normalise to the same string.
 func NormalizeText(s string) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
+	if isASCII(s) {
+		// NFKC leaves ASCII alone and folding it is lower-casing: skip
+		// both (most of the cost) for the common all-ASCII text.
+		return squashSpace(strings.ToLower(strings.ReplaceAll(s, "`", "'")))
+	}
 	s = norm.NFKC.String(s)
 	s = punct.Replace(s)
 	s = cases.Fold().String(s)
 	return squashSpace(s)
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // squashSpace replaces every run of white space and control characters

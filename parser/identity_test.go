@@ -170,3 +170,23 @@ func TestIdentity(t *testing.T) {
 		}
 	})
 }
+
+// TestNormalizeTextASCIIFastPath checks that the all-ASCII shortcut gives
+// what the full Unicode path gives.
+func TestNormalizeTextASCIIFastPath(t *testing.T) {
+	for _, s := range []string{"Hello  World\n\nAgain `quoted`", "ABC-def_123 \t\r\n x", ""} {
+		// Appending a non-ASCII no-op (a zero-width space) forces the full path.
+		if fast, full := NormalizeText(s), NormalizeText(s+"\u200b"); fast != full {
+			t.Errorf("NormalizeText(%q): fast path %q, full path %q", s, fast, full)
+		}
+	}
+}
+
+func BenchmarkNormalizeText(b *testing.B) {
+	text := strings.Repeat("Putin said Russia was “sincerely interested in putting an end” to the conflict in Ukraine. ", 40)
+	b.SetBytes(int64(len(text)))
+	b.ReportAllocs()
+	for b.Loop() {
+		NormalizeText(text)
+	}
+}

@@ -277,3 +277,31 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkParse parses each bundled replay feed; b.SetBytes reports MB/s.
+func BenchmarkParse(b *testing.B) {
+	for _, name := range []string{"afp-world.xml", "nationpress.json", "gulf-tribune.xml", "lakeside-chronicle.xml"} {
+		body, err := os.ReadFile(filepath.Join("..", "testdata", "feeds", name))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Parse(Source{Name: "bench", URL: "https://bench.example/feed"}, body, fetchTime); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkCanonicalURL measures one link with tracking parameters.
+func BenchmarkCanonicalURL(b *testing.B) {
+	const link = "https://WWW.Example.com:443/world/2025/08/16/story?utm_source=rss&utm_medium=feed&id=42&fbclid=abc#comments"
+	b.ReportAllocs()
+	for b.Loop() {
+		CanonicalURL(link)
+	}
+}
