@@ -2,6 +2,7 @@ package parser
 
 import (
 	"strings"
+	"unicode"
 
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
@@ -609,7 +610,7 @@ func hasAncestorTag(n *html.Node, a atom.Atom) bool {
 func finishArticle(blocks []string, m *pageMeta) string {
 	out := blocks[:0]
 	for _, b := range blocks {
-		if b == "" || isReadMore(b) || isChrome(b) {
+		if b == "" || isReadMore(b) || isChrome(b) || isDateline(b) || isPointer(b) || !hasWord(b) {
 			continue
 		}
 		if m != nil && (b == m.h1 || b == m.ogTitle) {
@@ -621,6 +622,63 @@ func finishArticle(blocks []string, m *pageMeta) string {
 	return strings.Join(out, "\n\n")
 }
 
+// datelinePrefixes open the publication line of an article ("Updated
+// 11:21 pm CST, Tuesday…", "By Jane Doe - 11/18/19").
+var datelinePrefixes = []string{"updated", "last updated", "published", "posted", "modified", "by ", "first published"}
+
+// isDateline reports whether b is a short publication or byline line: it
+// opens with one of datelinePrefixes and holds a digit (a date or time), or
+// it is "By" and a name.
+func isDateline(b string) bool {
+	if len(b) > 120 {
+		return false
+	}
+	lower := strings.ToLower(b)
+	for _, p := range datelinePrefixes {
+		if !strings.HasPrefix(lower, p) {
+			continue
+		}
+		if strings.ContainsAny(b, "0123456789") {
+			return true
+		}
+		if p == "by " && len(b) < 50 && !strings.ContainsAny(b, ".!?") {
+			return true
+		}
+	}
+	return false
+}
+
+// pointerPrefixes open a line that points to another article.
+var pointerPrefixes = []string{
+	"related:", "read more:", "read also:", "also read:", "see also:", "see more:", "more:", "watch:",
+	"read:", "also:", "recommended:", "don't miss", "don’t miss", "read next:", "listen:", "related coverage:",
+}
+
+// isPointer reports whether b is a short "Related: …" style line.
+func isPointer(b string) bool {
+	if len(b) > 200 {
+		return false
+	}
+	lower := strings.ToLower(b)
+	for _, p := range pointerPrefixes {
+		if strings.HasPrefix(lower, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasWord reports whether b holds a letter or digit (not only rules like
+// "___" or bullets).
+func hasWord(b string) bool {
+	for _, r := range b {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			return true
+		}
+	}
+	return false
+}
+
 var chromeLines = []string{
 	"advertisement", "advertisements", "ad", "sponsored", "share", "share this", "share this article",
 	"share on facebook", "share on twitter", "tweet", "email", "print", "comments", "related",
@@ -629,6 +687,7 @@ var chromeLines = []string{
 	"continue reading below", "scroll to continue with content", "sign up", "subscribe",
 	"you may also like", "recommended", "read next", "more stories", "trending", "most popular",
 	"related coverage", "see also", "more from", "up next", "watch", "photos", "video",
+	"this slideshow requires javascript", "don't miss", "don’t miss", "read more", "more",
 }
 
 func isChrome(b string) bool {

@@ -169,8 +169,19 @@ var footerMarkers = []string{
 	"republished from", "this article is republished", "this story was originally", "all rights reserved",
 	"copyright ©", "copyright (c)", "© copyright", "this content is made available", "used for educational purposes",
 	"if you are the author", "this article originally appeared", "this story originally appeared",
-	"reproduced with permission", "source:", "related posts", "related articles", "follow us on",
-	"sign up for our newsletter", "subscribe to our newsletter", "click here to subscribe",
+	"reproduced with permission", "source:", "is subject to copyright", "no part may be reproduced",
+	"the contents of this site are", "sign up for our newsletter", "subscribe to our newsletter",
+	"click here to subscribe",
+}
+
+// weakFooterMarkers mark a short trailing block as a footer only when they
+// open it (they are ordinary words inside a sentence of the story).
+var weakFooterMarkers = []string{
+	"related posts", "related articles", "follow us", "follow him", "follow her", "follow them",
+	"subscribe to", "sign up", "have a tip", "got a tip", "if you enjoyed this", "if you liked this",
+	"additional reporting by", "reporting by", "editing by", "newsletter", "join our", "share this",
+	"like us on", "contact the author", "contact us", "click here", "download our app", "read more about",
+	"more from", "filed under", "tags:", "follow ", "listen to", "watch:", "subscribe", "©",
 }
 
 // stripFooters removes trailing blocks, and trailing sentences of the last
@@ -205,6 +216,14 @@ func footerStart(b string) int {
 	}
 	if strings.HasPrefix(lower, "©") || strings.HasPrefix(lower, "(c) ") || strings.HasPrefix(lower, "copyright") {
 		return 0
+	}
+	if len(b) < 400 {
+		head := lower[:min(len(lower), 80)]
+		for _, m := range weakFooterMarkers {
+			if strings.HasPrefix(head, m) || strings.Contains(head, m) && strings.Contains(m, " ") && len(b) < 200 {
+				return 0
+			}
+		}
 	}
 	first := -1
 	for _, m := range footerMarkers {
