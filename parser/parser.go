@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"regexp"
 	"time"
 
 	"github.com/mmcdole/gofeed"
+	"golang.org/x/text/encoding/unicode"
 
 	"github.com/wirewatch/wirewatch/pipeline"
 )
@@ -53,6 +55,10 @@ func Parse(src Source, body []byte, now time.Time) (f *Feed, err error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, fmt.Errorf("parse feed %s: empty document", name)
 	}
+	body, err = toUTF8(body)
+	if err != nil {
+		return nil, fmt.Errorf("parse feed %s: %w", name, err)
+	}
 	fp := gofeed.NewParser()
 	fp.KeepOriginalFeed = true
 	gf, err := fp.Parse(bytes.NewReader(body))
@@ -66,6 +72,29 @@ func Parse(src Source, body []byte, now time.Time) (f *Feed, err error) {
 		return nil, fmt.Errorf("parse feed %s: %w", name, err)
 	}
 	return convert(src, gf, now.UTC()), nil
+}
+
+// xmlEncodingDecl matches the encoding pseudo-attribute of an XML
+// declaration.
+var xmlEncodingDecl = regexp.MustCompile(`^(<\?xml[^>]*?encoding\s*=\s*)["'][^"']*["']`)
+
+// toUTF8 drops a UTF-8 byte order mark (JSON decoding rejects it) and
+// decodes a UTF-16 document marked by its byte order mark, rewriting its XML
+// declaration to say UTF-8. Other encodings are left to the XML decoder,
+// which reads the declaration.
+func toUTF8(body []byte) ([]byte, error) {
+	if rest, ok := bytes.CutPrefix(body, []byte("\xef\xbb\xbf")); ok {
+		return rest, nil
+	}
+	if len(body) < 2 || !(body[0] == 0xff && body[1] == 0xfe || body[0] == 0xfe && body[1] == 0xff) {
+		return body, nil
+	}
+	dec := unicode.UTF16(unicode.LittleEndian, unicode.ExpectBOM).NewDecoder()
+	out, err := dec.Bytes(body)
+	if err != nil {
+		return nil, fmt.Errorf("decode UTF-16: %w", err)
+	}
+	return xmlEncodingDecl.ReplaceAll(out, []byte(`${1}"UTF-8"`)), nil
 }
 
 // looksLikeHTML reports whether the start of body is an HTML page, the usual
