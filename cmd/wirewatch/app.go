@@ -1,0 +1,202 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/wirewatch/wirewatch/pipeline"
+	"github.com/wirewatch/wirewatch/pipeline/tag"
+	"github.com/wirewatch/wirewatch/sinks"
+)
+
+// newLogger builds the process logger from the log section.
+func newLogger(c LogConfig, w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(strings.ToLower(c.Level))); err != nil {
+		lvl = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// broker is a NATS connection, and the embedded server behind it when
+// there is no external one. Close drains the connection, then stops the
+// server.
+type broker struct {
+	srv *pipeline.Server
+	nc  *nats.Conn
+	js  jetstream.JetStream
+}
+
+func openBroker(ctx context.Context, c NATSConfig, name string, log *slog.Logger) (*broker, error) {
+	b := &broker{}
+	opts := []nats.Option{
+		nats.Name("wirewatch " + name),
+		nats.MaxReconnects(-1),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("nats disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("nats reconnected", "url", nc.ConnectedUrlRedacted()) }),
+	}
+	if c.URL == "" {
+		if err := os.MkdirAll(c.DataDir, 0o755); err != nil {
+			return nil, fmt.Errorf("data dir: %w", err)
+		}
+		srv, err := pipeline.StartServer(ctx, pipeline.ServerConfig{
+			DataDir:   c.DataDir,
+			Listen:    c.Listen,
+			MaxStore:  int64(c.MaxStore),
+			MaxMemory: int64(c.MaxMemory),
+			Log:       log.With("component", "nats-server"),
+		})
+		if err != nil {
+			return nil, err
+		}
+		b.srv = srv
+		nc, err := srv.Connect(opts...)
+		if err != nil {
+			srv.Shutdown()
+			return nil, fmt.Errorf("connect to embedded nats: %w", err)
+		}
+		b.nc = nc
+		if u := srv.ClientURL(); u != "" {
+			log.Info("embedded nats listening", "url", u, "data_dir", c.DataDir)
+		} else {
+			log.Info("embedded nats started (in-process only)", "data_dir", c.DataDir)
+		}
+	} else {
+		if c.Credentials != "" {
+			opts = append(opts, nats.UserCredentials(c.Credentials))
+		}
+		nc, err := nats.Connect(c.URL, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("connect to nats %s: %w", redactURL(c.URL), err)
+		}
+		b.nc = nc
+		log.Info("connected to nats", "url", nc.ConnectedUrlRedacted())
+	}
+	js, err := jetstream.New(b.nc)
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	b.js = js
+	return b, nil
+}
+
+// Close drains the connection (flushing pending acks and publishes) and
+// stops the embedded server, in that order.
+func (b *broker) Close() {
+	if b.nc != nil {
+		if err := b.nc.Drain(); err == nil {
+			deadline := time.Now().Add(5 * time.Second)
+			for !b.nc.IsClosed() && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+		b.nc.Close()
+	}
+	if b.srv != nil {
+		b.srv.Shutdown()
+	}
+}
+
+// stageSet is every consumer one process runs, and what to close after
+// they stop.
+type stageSet struct {
+	stages   []*pipeline.Stage
+	order    []pipeline.ConsumerRef // upstream first, for WaitIdle
+	tagStage *pipeline.TagStage
+	closers  []io.Closer
+}
+
+func (s *stageSet) Close() error {
+	var errs []error
+	for _, c := range s.closers {
+		errs = append(errs, c.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// stageOptions are what run and replay set differently.
+type stageOptions struct {
+	rules    *tag.Rules
+	jsonl    string
+	fsync    bool
+	tags     bool
+	window   time.Duration
+	workers  int
+	replicas int
+}
+
+// buildStages creates the streams and the dedup, tag and sink stages.
+func buildStages(ctx context.Context, b *broker, subj pipeline.Subjects, sc pipeline.StreamConfig, o stageOptions, metrics *pipeline.Metrics, log *slog.Logger) (*stageSet, error) {
+	if err := pipeline.Setup(ctx, b.js, subj, sc); err != nil {
+		return nil, err
+	}
+	set := &stageSet{}
+	tagger := tag.New(o.rules)
+
+	dd, err := newDedup(ctx, b.js, subj, o, tagger, log)
+	if err != nil {
+		return nil, err
+	}
+	dedupCfg := pipeline.StageConfig{
+		Name: "dedup", Stream: subj.StreamParsed(), Subjects: []string{subj.AllParsed()},
+		DeadLetter: subj.DeadLetter("dedup"),
+	}
+	for range max(o.workers, 1) {
+		set.stages = append(set.stages, pipeline.NewStage(b.js, dedupCfg, dd, metrics, log))
+	}
+	set.order = append(set.order, pipeline.ConsumerRef{Stream: dedupCfg.Stream, Consumer: dedupCfg.Name})
+
+	set.tagStage = pipeline.NewTagStage(subj, tagger)
+	tagCfg := pipeline.StageConfig{
+		Name: "tag", Stream: subj.StreamDeduped(), Subjects: []string{subj.AllUnique(), subj.AllDuplicates()},
+		DeadLetter: subj.DeadLetter("tag"),
+	}
+	set.stages = append(set.stages, pipeline.NewStage(b.js, tagCfg, set.tagStage, metrics, log))
+	set.order = append(set.order, pipeline.ConsumerRef{Stream: tagCfg.Stream, Consumer: tagCfg.Name})
+
+	addSink := func(cfg pipeline.StageConfig, h pipeline.Handler) {
+		set.stages = append(set.stages, pipeline.NewStage(b.js, cfg, h, metrics, log))
+		set.order = append(set.order, pipeline.ConsumerRef{Stream: cfg.Stream, Consumer: cfg.Name})
+	}
+	if o.tags {
+		addSink(sinks.NATSTagsConfig(subj), sinks.NewNATSTags(subj))
+	}
+	if o.jsonl != "" {
+		j, err := sinks.OpenJSONL(o.jsonl, o.fsync)
+		if err != nil {
+			set.Close()
+			return nil, err
+		}
+		set.closers = append(set.closers, j)
+		addSink(pipeline.SinkConfig(subj, "jsonl"), pipeline.SinkHandler(j))
+	}
+	return set, nil
+}
+
+// registry is the process's Prometheus registry with Go and process
+// collectors.
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}

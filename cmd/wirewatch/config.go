@@ -1,0 +1,366 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/wirewatch/wirewatch/pipeline"
+	"github.com/wirewatch/wirewatch/poller"
+)
+
+// Config is the whole wirewatch.yaml. Unknown keys are errors. Every field
+// has a default; environment variables (WIREWATCH_*) and flags override
+// the file.
+type Config struct {
+	NATS   NATSConfig    `yaml:"nats"`
+	Poller PollerConfig  `yaml:"poller"`
+	Feeds  []poller.Feed `yaml:"feeds"`
+	// Rules lists rule files or directories of *.yaml, merged in order.
+	Rules []string    `yaml:"rules"`
+	Dedup DedupConfig `yaml:"dedup"`
+	Sinks SinksConfig `yaml:"sinks"`
+	HTTP  HTTPConfig  `yaml:"http"`
+	Log   LogConfig   `yaml:"log"`
+
+	path string // the file it came from, for messages
+}
+
+// NATSConfig says where the message broker is.
+type NATSConfig struct {
+	// URL of an external NATS server or cluster (comma-separated seeds).
+	// Empty runs an embedded server.
+	URL string `yaml:"url"`
+	// Credentials is a .creds file for the external server.
+	Credentials string `yaml:"credentials"`
+	// DataDir holds the embedded server's JetStream files.
+	DataDir string `yaml:"data_dir"`
+	// Listen is the embedded server's client listener ("" = in-process only).
+	Listen string `yaml:"listen"`
+	// Prefix of every subject, stream and bucket name.
+	Prefix    string   `yaml:"prefix"`
+	MaxStore  ByteSize `yaml:"max_store"`
+	MaxMemory ByteSize `yaml:"max_memory"`
+	// Replicas of each stream and bucket (3 on a 3-node cluster).
+	Replicas int `yaml:"replicas"`
+	// Retention is how long processed items stay in the output streams.
+	Retention time.Duration `yaml:"retention"`
+}
+
+// PollerConfig is the YAML face of poller.Config.
+type PollerConfig struct {
+	UserAgent            string        `yaml:"user_agent"`
+	DefaultInterval      time.Duration `yaml:"default_interval"`
+	MinInterval          time.Duration `yaml:"min_interval"`
+	MaxInterval          time.Duration `yaml:"max_interval"`
+	Concurrency          int           `yaml:"concurrency"`
+	PerHostConcurrency   int           `yaml:"per_host_concurrency"`
+	PerHostGap           time.Duration `yaml:"per_host_gap"`
+	Timeout              time.Duration `yaml:"timeout"`
+	MaxBody              ByteSize      `yaml:"max_body"`
+	MaxRedirects         int           `yaml:"max_redirects"`
+	AllowPrivateNetworks bool          `yaml:"allow_private_networks"`
+	LeaseTTL             time.Duration `yaml:"lease_ttl"`
+}
+
+// DedupConfig tunes the dedup stage.
+type DedupConfig struct {
+	// Window is how long items stay candidates for copies and stories.
+	Window time.Duration `yaml:"window"`
+	// Workers is the number of dedup workers in this process.
+	Workers int `yaml:"workers"`
+}
+
+// SinksConfig enables destinations; a sink with no path/url is off.
+type SinksConfig struct {
+	JSONL    JSONLConfig `yaml:"jsonl"`
+	NATSTags *bool       `yaml:"nats_tags"`
+}
+
+// JSONLConfig is the JSON-lines file sink.
+type JSONLConfig struct {
+	Path  string `yaml:"path"`
+	Fsync bool   `yaml:"fsync"`
+}
+
+// HTTPConfig is the ops endpoint (/metrics, /healthz, /readyz).
+type HTTPConfig struct {
+	Listen string `yaml:"listen"`
+}
+
+// LogConfig sets the log level (debug, info, warn, error) and format
+// (text, json).
+type LogConfig struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"`
+}
+
+// ByteSize is a size in bytes written as 1048576, "15MiB", "1GiB", "64MB".
+type ByteSize int64
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
+	v, err := parseByteSize(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*b = v
+	return nil
+}
+
+// MarshalYAML implements yaml.Marshaler.
+func (b ByteSize) MarshalYAML() (any, error) { return b.String(), nil }
+
+func (b ByteSize) String() string {
+	for _, u := range []struct {
+		s string
+		n int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if b != 0 && int64(b)%u.n == 0 {
+			return fmt.Sprintf("%d%s", int64(b)/u.n, u.s)
+		}
+	}
+	return strconv.FormatInt(int64(b), 10)
+}
+
+func parseByteSize(s string) (ByteSize, error) {
+	s = strings.TrimSpace(s)
+	units := []struct {
+		s string
+		n int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3}, {"B", 1}}
+	mult := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(s, u.s) {
+			mult, s = u.n, strings.TrimSpace(strings.TrimSuffix(s, u.s))
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("bad size %q (want e.g. 15MiB, 1GiB or a byte count)", s)
+	}
+	return ByteSize(n * mult), nil
+}
+
+// defaultConfig is what wirewatch runs with when the file says nothing.
+func defaultConfig(getenv func(string) string) Config {
+	t := true
+	return Config{
+		NATS: NATSConfig{
+			DataDir:   defaultDataDir(getenv),
+			Listen:    "127.0.0.1:4222",
+			Prefix:    pipeline.DefaultPrefix,
+			MaxStore:  1 << 30,
+			MaxMemory: 64 << 20,
+			Replicas:  1,
+			Retention: 7 * 24 * time.Hour,
+		},
+		Poller: PollerConfig{MaxBody: 15 << 20},
+		Rules:  []string{"testdata/rules/summit.yaml"},
+		Dedup:  DedupConfig{Window: 72 * time.Hour, Workers: 1},
+		Sinks:  SinksConfig{NATSTags: &t},
+		HTTP:   HTTPConfig{Listen: "127.0.0.1:9464"},
+		Log:    LogConfig{Level: "info", Format: "text"},
+	}
+}
+
+// defaultDataDir is $XDG_STATE_HOME/wirewatch, else ~/.local/state/wirewatch,
+// else ./data.
+func defaultDataDir(getenv func(string) string) string {
+	if d := getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "wirewatch")
+	}
+	if h := getenv("HOME"); h != "" {
+		return filepath.Join(h, ".local", "state", "wirewatch")
+	}
+	return "data"
+}
+
+// loadConfig reads path (if not empty) over the defaults, then applies the
+// WIREWATCH_* environment.
+func loadConfig(path string, getenv func(string) string) (Config, error) {
+	cfg := defaultConfig(getenv)
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return cfg, fmt.Errorf("config: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+			return cfg, fmt.Errorf("config %s: %w", path, err)
+		}
+		cfg.path = path
+	}
+	if err := cfg.applyEnv(getenv); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+// applyEnv overrides the config with WIREWATCH_* variables.
+func (c *Config) applyEnv(getenv func(string) string) error {
+	str := map[string]*string{
+		"WIREWATCH_NATS_URL":         &c.NATS.URL,
+		"WIREWATCH_NATS_CREDENTIALS": &c.NATS.Credentials,
+		"WIREWATCH_DATA_DIR":         &c.NATS.DataDir,
+		"WIREWATCH_NATS_LISTEN":      &c.NATS.Listen,
+		"WIREWATCH_PREFIX":           &c.NATS.Prefix,
+		"WIREWATCH_HTTP_LISTEN":      &c.HTTP.Listen,
+		"WIREWATCH_LOG_LEVEL":        &c.Log.Level,
+		"WIREWATCH_LOG_FORMAT":       &c.Log.Format,
+		"WIREWATCH_JSONL_PATH":       &c.Sinks.JSONL.Path,
+	}
+	for k, p := range str {
+		if v, ok := lookup(getenv, k); ok {
+			*p = v
+		}
+	}
+	if v, ok := lookup(getenv, "WIREWATCH_RULES"); ok {
+		c.Rules = strings.Split(v, string(os.PathListSeparator))
+	}
+	if v, ok := lookup(getenv, "WIREWATCH_ALLOW_PRIVATE_NETWORKS"); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("WIREWATCH_ALLOW_PRIVATE_NETWORKS=%q: want true or false", v)
+		}
+		c.Poller.AllowPrivateNetworks = b
+	}
+	return nil
+}
+
+func lookup(getenv func(string) string, k string) (string, bool) {
+	v := getenv(k)
+	return v, v != ""
+}
+
+// Validate reports every problem at once, naming the file and key.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key string, format string, a ...any) {
+		where := "config"
+		if c.path != "" {
+			where = "config " + c.path
+		}
+		errs = append(errs, fmt.Errorf("%s: %s: %s", where, key, fmt.Sprintf(format, a...)))
+	}
+	if _, err := pipeline.NewSubjects(c.NATS.Prefix); err != nil {
+		bad("nats.prefix", "%v", err)
+	}
+	if c.NATS.URL == "" && c.NATS.DataDir == "" {
+		bad("nats.data_dir", "required for the embedded server")
+	}
+	if c.NATS.Replicas < 1 || c.NATS.Replicas > 5 {
+		bad("nats.replicas", "%d: want 1 to 5", c.NATS.Replicas)
+	}
+	if c.NATS.Retention < time.Minute {
+		bad("nats.retention", "%s: want at least 1m", c.NATS.Retention)
+	}
+	names := map[string]int{}
+	for i, f := range c.Feeds {
+		key := fmt.Sprintf("feeds[%d]", i)
+		if f.Name == "" {
+			bad(key+".name", "required")
+		} else if j, dup := names[pipeline.Token(f.Name)]; dup {
+			bad(key+".name", "%q clashes with feeds[%d] (names must be unique after folding to a subject token)", f.Name, j)
+		} else {
+			names[pipeline.Token(f.Name)] = i
+		}
+		if !strings.HasPrefix(f.URL, "http://") && !strings.HasPrefix(f.URL, "https://") {
+			bad(key+".url", "%q: want an http or https URL", f.URL)
+		}
+		if f.Interval < 0 {
+			bad(key+".interval", "%s: must not be negative", f.Interval)
+		}
+	}
+	if c.Dedup.Window < time.Minute {
+		bad("dedup.window", "%s: want at least 1m", c.Dedup.Window)
+	}
+	if c.Dedup.Workers < 1 || c.Dedup.Workers > 64 {
+		bad("dedup.workers", "%d: want 1 to 64", c.Dedup.Workers)
+	}
+	switch strings.ToLower(c.Log.Level) {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "%q: want debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		bad("log.format", "%q: want text or json", c.Log.Format)
+	}
+	if err := c.pollerConfig("").Validate(); err != nil {
+		bad("poller", "%v", err)
+	}
+	return errors.Join(errs...)
+}
+
+// pollerConfig maps the YAML poller section onto poller.Config.
+func (c *Config) pollerConfig(ver string) poller.Config {
+	p := poller.DefaultConfig()
+	if ver != "" {
+		p.Version = ver
+	}
+	pc := c.Poller
+	setStr(&p.UserAgent, pc.UserAgent)
+	setDur(&p.DefaultInterval, pc.DefaultInterval)
+	setDur(&p.MinInterval, pc.MinInterval)
+	setDur(&p.MaxInterval, pc.MaxInterval)
+	setInt(&p.Concurrency, pc.Concurrency)
+	setInt(&p.PerHostConcurrency, pc.PerHostConcurrency)
+	setDur(&p.PerHostGap, pc.PerHostGap)
+	setDur(&p.TotalTimeout, pc.Timeout)
+	if pc.MaxBody > 0 {
+		p.MaxBody = int64(pc.MaxBody)
+	}
+	setInt(&p.MaxRedirects, pc.MaxRedirects)
+	setDur(&p.LeaseTTL, pc.LeaseTTL)
+	p.AllowPrivateNetworks = pc.AllowPrivateNetworks
+	return p
+}
+
+func setStr(dst *string, v string) {
+	if v != "" {
+		*dst = v
+	}
+}
+
+func setDur(dst *time.Duration, v time.Duration) {
+	if v != 0 {
+		*dst = v
+	}
+}
+
+func setInt(dst *int, v int) {
+	if v != 0 {
+		*dst = v
+	}
+}
+
+// redacted returns a copy safe to print: credentials and URL passwords
+// hidden.
+func (c Config) redacted() Config {
+	if c.NATS.Credentials != "" {
+		c.NATS.Credentials = "<redacted>"
+	}
+	c.NATS.URL = redactURL(c.NATS.URL)
+	return c
+}
+
+func redactURL(s string) string {
+	at := strings.LastIndex(s, "@")
+	scheme := strings.Index(s, "://")
+	if at < 0 || scheme < 0 || at < scheme {
+		return s
+	}
+	return s[:scheme+3] + "<redacted>" + s[at:]
+}

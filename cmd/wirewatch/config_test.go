@@ -1,0 +1,99 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(kv map[string]string) func(string) string {
+	return func(k string) string { return kv[k] }
+}
+
+func TestLoadConfig(t *testing.T) {
+	tests := []struct {
+		name    string
+		yaml    string
+		env     map[string]string
+		wantErr []string // substrings the error must contain; nil means no error
+		check   func(t *testing.T, c Config)
+	}{
+		{
+			name: "defaults from empty file",
+			yaml: "",
+			check: func(t *testing.T, c Config) {
+				if c.NATS.Prefix != "wirewatch." || c.Dedup.Window != 72*time.Hour || c.Poller.MaxBody != 15<<20 {
+					t.Errorf("defaults = %+v", c)
+				}
+			},
+		},
+		{
+			name: "full file",
+			yaml: "nats:\n  max_store: 2GiB\n  retention: 48h\npoller:\n  per_host_gap: 2s\nfeeds:\n  - name: afp\n    url: https://example.org/afp.xml\n    interval: 10m\n",
+			check: func(t *testing.T, c Config) {
+				if c.NATS.MaxStore != 2<<30 || c.NATS.Retention != 48*time.Hour || len(c.Feeds) != 1 || c.Feeds[0].Interval != 10*time.Minute {
+					t.Errorf("got %+v", c)
+				}
+				if p := c.pollerConfig("v1"); p.PerHostGap != 2*time.Second {
+					t.Errorf("pollerConfig().PerHostGap = %s, want 2s", p.PerHostGap)
+				}
+			},
+		},
+		{
+			name: "env overrides file",
+			yaml: "nats:\n  url: nats://file:4222\n",
+			env:  map[string]string{"WIREWATCH_NATS_URL": "nats://env:4222", "WIREWATCH_LOG_LEVEL": "debug"},
+			check: func(t *testing.T, c Config) {
+				if c.NATS.URL != "nats://env:4222" || c.Log.Level != "debug" {
+					t.Errorf("env not applied: %+v", c.NATS)
+				}
+			},
+		},
+		{name: "unknown key", yaml: "natz:\n  url: x\n", wantErr: []string{"natz", "not found"}},
+		{name: "bad size", yaml: "nats:\n  max_store: lots\n", wantErr: []string{"bad size", "lots"}},
+		{name: "bad duration", yaml: "dedup:\n  window: soon\n", wantErr: []string{"soon"}},
+		{
+			name:    "every problem at once",
+			yaml:    "feeds:\n  - name: a\n    url: ftp://x\n  - name: A\n    url: https://x\nlog:\n  level: loud\n",
+			wantErr: []string{"feeds[0].url", "feeds[1].name", "log.level", "loud"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "wirewatch.yaml")
+			os.WriteFile(path, []byte(tt.yaml), 0o644)
+			c, err := loadConfig(path, env(tt.env))
+			if err == nil {
+				err = c.Validate()
+			}
+			if tt.wantErr != nil {
+				if err == nil {
+					t.Fatalf("loadConfig(%q) = nil error, want one containing %q", tt.yaml, tt.wantErr)
+				}
+				for _, w := range tt.wantErr {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("error %q does not contain %q", err, w)
+					}
+				}
+				if !strings.Contains(err.Error(), path) {
+					t.Errorf("error %q does not name the file", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("loadConfig: %v", err)
+			}
+			tt.check(t, c)
+		})
+	}
+}
+
+func TestRedact(t *testing.T) {
+	c := Config{NATS: NATSConfig{URL: "nats://user:secret@host:4222", Credentials: "/etc/x.creds"}}
+	r := c.redacted()
+	if strings.Contains(r.NATS.URL, "secret") || r.NATS.Credentials != "<redacted>" {
+		t.Errorf("redacted() = %+v", r.NATS)
+	}
+}

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/wirewatch/wirewatch/pipeline"
+	"github.com/wirewatch/wirewatch/pipeline/tag"
+	"github.com/wirewatch/wirewatch/poller"
+)
+
+const runSynopsis = `run [-c wirewatch.yaml] [flags]
+
+Runs the daemon: polls the configured feeds, dedups, tags and delivers items
+to the configured sinks until SIGINT or SIGTERM. SIGHUP reloads the rules.
+With --nats-url several processes share the work through durable consumers.`
+
+func runDaemon(ctx context.Context, args []string, s stdio) error {
+	fs := newFlagSet("run", runSynopsis, s)
+	cfgPath := fs.String("c", s.getenv("WIREWATCH_CONFIG"), "config file (env WIREWATCH_CONFIG)")
+	natsURL := fs.String("nats-url", "", "external NATS server or cluster (default: embedded server)")
+	dataDir := fs.String("data-dir", "", "embedded NATS data directory")
+	listen := fs.String("listen", "", "embedded NATS client listener, e.g. 127.0.0.1:4222 (\"off\" for none)")
+	httpListen := fs.String("http", "", "ops listener for /metrics, /healthz, /readyz (\"off\" for none)")
+	logLevel := fs.String("log-level", "", "log level: debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*cfgPath, s.getenv)
+	if err != nil {
+		return err
+	}
+	setStr(&cfg.NATS.URL, *natsURL)
+	setStr(&cfg.NATS.DataDir, *dataDir)
+	setStr(&cfg.NATS.Listen, *listen)
+	setStr(&cfg.HTTP.Listen, *httpListen)
+	setStr(&cfg.Log.Level, *logLevel)
+	if cfg.NATS.Listen == "off" {
+		cfg.NATS.Listen = ""
+	}
+	if cfg.HTTP.Listen == "off" {
+		cfg.HTTP.Listen = ""
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	log := newLogger(cfg.Log, s.err)
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return daemon(ctx, cfg, log)
+}
+
+// daemon runs every component until ctx ends. Shutdown is ordered: polling
+// stops, stages finish the message in hand and ack, then NATS is drained
+// and the embedded server stopped.
+func daemon(ctx context.Context, cfg Config, log *slog.Logger) error {
+	if len(cfg.Feeds) == 0 {
+		log.Warn("no feeds configured: stages and sinks run, nothing is polled", "config", cfg.path)
+	}
+	rules, err := tag.Load(cfg.Rules...)
+	if err != nil {
+		return fmt.Errorf("rules: %w", err)
+	}
+	subj, err := pipeline.NewSubjects(cfg.NATS.Prefix)
+	if err != nil {
+		return err
+	}
+	b, err := openBroker(ctx, cfg.NATS, "run", log)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	reg := newRegistry()
+	metrics := pipeline.NewMetrics(reg)
+	tagsOn := cfg.Sinks.NATSTags == nil || *cfg.Sinks.NATSTags
+	set, err := buildStages(ctx, b, subj, pipeline.StreamConfig{Replicas: cfg.NATS.Replicas, MaxAge: cfg.NATS.Retention},
+		stageOptions{rules: rules, jsonl: cfg.Sinks.JSONL.Path, fsync: cfg.Sinks.JSONL.Fsync, tags: tagsOn,
+			window: cfg.Dedup.Window, workers: cfg.Dedup.Workers, replicas: cfg.NATS.Replicas}, metrics, log)
+	if err != nil {
+		return err
+	}
+	defer set.Close()
+
+	pcfg := cfg.pollerConfig(buildVersion())
+	store, err := poller.OpenStore(ctx, b.js, subj, pcfg.LeaseTTL)
+	if err != nil {
+		return err
+	}
+	pl, err := poller.New(pcfg, cfg.Feeds, pipeline.NewPublisher(b.js, subj), store, log.With("component", "poller"))
+	if err != nil {
+		return err
+	}
+	reg.MustRegister(pl.Collectors()...)
+
+	// Stages and sinks outlive the poller: they stop after it, so what it
+	// published last is still handled before the connection drains.
+	stageCtx, stopStages := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopStages()
+	var stages errgroup.Group
+	for _, st := range set.stages {
+		stages.Go(func() error { return st.Run(stageCtx) })
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return pl.Run(gctx) })
+	g.Go(func() error {
+		return tag.Watch(gctx, cfg.Rules, 5*time.Second, func(t *tag.Tagger) {
+			set.tagStage.SetTagger(t)
+			log.Info("rules reloaded")
+		}, log.With("component", "rules"))
+	})
+	g.Go(func() error { return reloadOnHUP(gctx, cfg.Rules, set.tagStage, log) })
+	if cfg.HTTP.Listen != "" {
+		g.Go(func() error { return serveOps(gctx, cfg.HTTP.Listen, reg, b, log) })
+	}
+	log.Info("wirewatch running", "version", buildVersion(), "feeds", len(cfg.Feeds), "prefix", subj.Prefix())
+	err = g.Wait()
+	log.Info("shutting down: poller stopped, finishing in-flight messages")
+	stopStages()
+	if serr := stages.Wait(); serr != nil {
+		err = errors.Join(err, serr)
+	}
+	return err
+}
+
+// reloadOnHUP reloads the rules on SIGHUP; a bad file keeps the old rules.
+func reloadOnHUP(ctx context.Context, paths []string, ts *pipeline.TagStage, log *slog.Logger) error {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-hup:
+			rules, err := tag.Load(paths...)
+			if err != nil {
+				log.Error("rules reload failed, keeping the old rules", "err", err)
+				continue
+			}
+			ts.SetTagger(tag.New(rules))
+			log.Info("rules reloaded on SIGHUP")
+		}
+	}
+}
+
+// serveOps serves /metrics, /healthz (process up) and /readyz (NATS
+// connected) until ctx ends.
+func serveOps(ctx context.Context, addr string, reg prometheus.Gatherer, b *broker, log *slog.Logger) error {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !b.nc.IsConnected() {
+			http.Error(w, "nats: "+b.nc.Status().String(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	log.Info("ops endpoint listening", "addr", addr)
+	select {
+	case err := <-errc:
+		return fmt.Errorf("ops listener %s: %w", addr, err)
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+		return nil
+	}
+}
