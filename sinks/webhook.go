@@ -1,0 +1,279 @@
+package sinks
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wirewatch/wirewatch/pipeline"
+)
+
+// Webhook headers. The signature is HMAC-SHA256, keyed with the shared
+// secret, over "<t>.<body>", where t is the Unix time of the attempt; see
+// docs/sinks.md for how a receiver checks it.
+const (
+	// WebhookSignatureHeader carries "t=<unix seconds>,v1=<hex hmac>".
+	WebhookSignatureHeader = "Wirewatch-Signature"
+	// WebhookDeliveryHeader carries the item version: the same on every
+	// attempt of one item version, so receivers use it as an idempotency
+	// key.
+	WebhookDeliveryHeader = "Wirewatch-Delivery"
+	// WebhookItemHeader carries the item ID (the same across edits).
+	WebhookItemHeader = "Wirewatch-Item"
+	// WebhookEventHeader is "item" for a new item, "item.update" for an
+	// edited one.
+	WebhookEventHeader = "Wirewatch-Event"
+)
+
+// WebhookConfig configures one webhook sink (an entry under sinks: in
+// wirewatch.yaml). The sink is off when URL is empty.
+type WebhookConfig struct {
+	// URL receives a POST of the item JSON (http or https).
+	URL string `yaml:"url"`
+	// Secret keys the HMAC-SHA256 signature. Empty sends no signature
+	// header (only sensible on a trusted network).
+	Secret string `yaml:"secret"`
+	// Timeout bounds one attempt: connect, send, response headers and
+	// reading the (capped) body. Default 10s.
+	Timeout time.Duration `yaml:"timeout"`
+	// Tags, when set, sends only items carrying at least one of these tags
+	// (a tag's name, e.g. "ceasefire", or an entity tag such as
+	// "zelensky"); others are skipped as delivered.
+	Tags []string `yaml:"tags"`
+	// FirstCopiesOnly skips copies (items with duplicate_of set).
+	FirstCopiesOnly bool `yaml:"first_copies_only"`
+	// Headers are added to every request (e.g. an Authorization token).
+	Headers map[string]string `yaml:"headers"`
+	// MaxResponseBytes caps how much of a response body is read (the rest
+	// is discarded with the connection). Default 64 KiB.
+	MaxResponseBytes int64 `yaml:"max_response_bytes"`
+}
+
+// doer is the slice of *http.Client the webhook needs.
+type doer interface {
+	Do(*http.Request) (*http.Response, error)
+}
+
+// Webhook POSTs each item as JSON to a URL, signed with HMAC-SHA256. One
+// Write is one attempt: a 2xx is delivered; 408, 429, 5xx and network
+// errors are retryable errors (the consumer retries with backoff); any
+// other status is Permanent (the item is dead-lettered at once), since
+// retrying a request the receiver rejects cannot help. Safe for
+// concurrent use.
+type Webhook struct {
+	cfg    WebhookConfig
+	url    string
+	host   string
+	client doer
+	tags   map[string]bool
+	now    func() time.Time
+}
+
+var _ pipeline.Sink = (*Webhook)(nil)
+
+// NewWebhook checks cfg and returns the webhook sink. client sends the
+// requests; nil means a client that does not follow redirects (a
+// redirected POST would silently turn into a GET). Timeouts come from
+// cfg.Timeout either way.
+func NewWebhook(cfg WebhookConfig, client doer) (*Webhook, error) {
+	u, err := url.Parse(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("webhook sink: url: %w", err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("webhook sink: url %q: want an absolute http or https URL", u.Redacted())
+	}
+	if cfg.Timeout < 0 || cfg.MaxResponseBytes < 0 {
+		return nil, fmt.Errorf("webhook sink %s: timeout and max_response_bytes must not be negative", u.Host)
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	if cfg.MaxResponseBytes == 0 {
+		cfg.MaxResponseBytes = 64 << 10
+	}
+	for k := range cfg.Headers {
+		if k == "" || strings.ContainsAny(k, " :\r\n") {
+			return nil, fmt.Errorf("webhook sink %s: header name %q is not valid", u.Host, k)
+		}
+	}
+	if client == nil {
+		client = &http.Client{
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+	}
+	w := &Webhook{cfg: cfg, url: u.String(), host: u.Host, client: client, now: time.Now}
+	if len(cfg.Tags) > 0 {
+		w.tags = make(map[string]bool, len(cfg.Tags))
+		for _, t := range cfg.Tags {
+			w.tags[t] = true
+		}
+	}
+	return w, nil
+}
+
+// StatusError is a non-2xx response from a webhook receiver.
+type StatusError struct {
+	URL    string
+	Status int
+	// Body is the start of the response body, for the log.
+	Body string
+}
+
+func (e *StatusError) Error() string {
+	if e.Body == "" {
+		return fmt.Sprintf("post %s: status %d", e.URL, e.Status)
+	}
+	return fmt.Sprintf("post %s: status %d: %q", e.URL, e.Status, e.Body)
+}
+
+// wants reports whether the filter lets it through.
+func (w *Webhook) wants(it *pipeline.Item) bool {
+	if w.cfg.FirstCopiesOnly && it.DuplicateOf != "" {
+		return false
+	}
+	if w.tags == nil {
+		return true
+	}
+	return slices.ContainsFunc(it.Tags, func(t pipeline.Tag) bool { return w.tags[t.Tag] })
+}
+
+// Write POSTs it once, unless the filter skips it.
+func (w *Webhook) Write(ctx context.Context, it *pipeline.Item) error {
+	if !w.wants(it) {
+		return nil
+	}
+	body, err := it.Marshal()
+	if err != nil {
+		return pipeline.Permanent(fmt.Errorf("webhook sink: encode %s: %w", it.ID, err))
+	}
+	ctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(body))
+	if err != nil {
+		return pipeline.Permanent(fmt.Errorf("webhook sink %s: %w", w.host, err))
+	}
+	for k, v := range w.cfg.Headers {
+		req.Header.Set(k, v)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "wirewatch-webhook/1")
+	req.Header.Set(WebhookDeliveryHeader, it.Version())
+	req.Header.Set(WebhookItemHeader, it.ID)
+	event := "item"
+	if it.Update {
+		event = "item.update"
+	}
+	req.Header.Set(WebhookEventHeader, event)
+	if w.cfg.Secret != "" {
+		req.Header.Set(WebhookSignatureHeader, SignWebhook([]byte(w.cfg.Secret), w.now(), body))
+	}
+	resp, err := w.client.Do(req)
+	if err != nil {
+		// Network errors and timeouts: the receiver may be back later.
+		return fmt.Errorf("webhook sink: post %s for %s: %w", w.host, it.ID, err)
+	}
+	snippet, rerr := w.drain(resp.Body)
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		// Delivered even if reading the rest of the body failed.
+		return nil
+	}
+	serr := &StatusError{URL: w.host, Status: resp.StatusCode, Body: snippet}
+	err = fmt.Errorf("webhook sink: %s: %w", it.ID, serr)
+	if rerr != nil {
+		err = fmt.Errorf("%w (reading body: %v)", err, rerr)
+	}
+	switch {
+	case resp.StatusCode == http.StatusRequestTimeout, resp.StatusCode == http.StatusTooManyRequests,
+		resp.StatusCode >= 500:
+		return err
+	default: // other 4xx, and 3xx: the receiver refuses or moved; a retry cannot fix it
+		return pipeline.Permanent(err)
+	}
+}
+
+// drain reads at most MaxResponseBytes of body, closes it and returns the
+// first bytes for error messages. A receiver sending more is cut off: the
+// connection is closed instead of reused.
+func (w *Webhook) drain(body io.ReadCloser) (string, error) {
+	defer body.Close()
+	var head bytes.Buffer
+	_, err := io.Copy(io.MultiWriter(capWriter{&head, 256}, io.Discard), io.LimitReader(body, w.cfg.MaxResponseBytes))
+	return strings.ToValidUTF8(strings.TrimSpace(head.String()), "\uFFFD"), err
+}
+
+// capWriter keeps the first n bytes written and accepts (drops) the rest.
+type capWriter struct {
+	b *bytes.Buffer
+	n int
+}
+
+func (c capWriter) Write(p []byte) (int, error) {
+	if room := c.n - c.b.Len(); room > 0 {
+		c.b.Write(p[:min(room, len(p))])
+	}
+	return len(p), nil
+}
+
+// SignWebhook returns the Wirewatch-Signature header value for body sent
+// at t: "t=<unix>,v1=<hex HMAC-SHA256(secret, "<unix>.<body>")>".
+func SignWebhook(secret []byte, t time.Time, body []byte) string {
+	ts := strconv.FormatInt(t.Unix(), 10)
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte(ts))
+	mac.Write([]byte("."))
+	mac.Write(body)
+	return "t=" + ts + ",v1=" + hex.EncodeToString(mac.Sum(nil))
+}
+
+// VerifyWebhook checks a Wirewatch-Signature header against body, for
+// receivers written in Go: the HMAC must match (any of several v1 values
+// matches, to allow secret rotation) and t must be within tolerance of
+// now, so a captured request cannot be replayed later.
+func VerifyWebhook(secret []byte, header string, body []byte, now time.Time, tolerance time.Duration) error {
+	var ts string
+	var sigs [][]byte
+	for part := range strings.SplitSeq(header, ",") {
+		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
+		switch k {
+		case "t":
+			ts = v
+		case "v1":
+			if b, err := hex.DecodeString(v); err == nil {
+				sigs = append(sigs, b)
+			}
+		}
+	}
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return errors.New("verify webhook: no valid timestamp in signature header")
+	}
+	if len(sigs) == 0 {
+		return errors.New("verify webhook: no v1 signature in header")
+	}
+	if d := now.Sub(time.Unix(sec, 0)); d > tolerance || d < -tolerance {
+		return fmt.Errorf("verify webhook: timestamp %s is %s from now, beyond %s", ts, d.Round(time.Second), tolerance)
+	}
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte(ts))
+	mac.Write([]byte("."))
+	mac.Write(body)
+	want := mac.Sum(nil)
+	for _, s := range sigs {
+		if hmac.Equal(s, want) {
+			return nil
+		}
+	}
+	return errors.New("verify webhook: signature does not match")
+}
