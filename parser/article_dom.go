@@ -26,6 +26,11 @@ type nstat struct {
 	good      int
 	score     float64
 	candidate bool
+	// From the class and id, worked out once in the loose pass: the
+	// Readability class weight, and whether the name is unlikely (strongly:
+	// even when it holds much of the prose) to be article content.
+	weight           float64
+	unlikely, strong bool
 }
 
 // extraction holds the state of one pass over a page.
@@ -136,11 +141,8 @@ func (x *extraction) junk(n *html.Node) bool {
 		return true
 	}
 	if x.strict {
-		if cls := classID(n); cls != "" && unlikely(cls) {
-			if ls := x.loose[n]; ls != nil && ls.good*2 > x.bodyGood && !containsAny(cls, strongUnlikely) {
-				return false
-			}
-			return true
+		if ls := x.loose[n]; ls != nil && ls.unlikely {
+			return ls.good*2 <= x.bodyGood || ls.strong
 		}
 	}
 	return false
@@ -179,8 +181,7 @@ func unlikely(cls string) bool {
 	return containsAny(cls, unlikelyNames) && !containsAny(cls, likelyNames) || hasToken(cls, []string{"ad", "ads", "nav"})
 }
 
-func classWeight(n *html.Node) float64 {
-	cls := classID(n)
+func classWeight(n *html.Node, cls string) float64 {
 	if cls == "" {
 		return 0
 	}
@@ -214,6 +215,15 @@ func hasDescendant(n *html.Node, a atom.Atom, depth int) bool {
 func (x *extraction) measure(n *html.Node, depth int, inLink bool) *nstat {
 	s := &nstat{}
 	x.stats[n] = s
+	if ls := x.loose[n]; ls != nil {
+		s.weight, s.unlikely, s.strong = ls.weight, ls.unlikely, ls.strong
+	} else if n.Type == html.ElementNode {
+		if cls := classID(n); cls != "" {
+			s.weight = classWeight(n, cls)
+			s.unlikely = unlikely(cls)
+			s.strong = s.unlikely && containsAny(cls, strongUnlikely)
+		}
+	}
 	if n.DataAtom == atom.A {
 		inLink = true
 	}
@@ -344,7 +354,7 @@ func (x *extraction) pick(body *html.Node) []*html.Node {
 			}
 			if !as.candidate {
 				as.candidate = true
-				as.score = tagScore(a) + classWeight(a)
+				as.score = tagScore(a) + as.weight
 				cands = append(cands, a)
 			}
 			var div float64
@@ -501,7 +511,7 @@ func (x *extraction) siblings(top *html.Node) []*html.Node {
 		}
 		// A sibling that is mostly prose continues the article (sections
 		// split by a figure, a pull quote or an ad slot).
-		if cs.good >= 140 && cs.good*10 >= ts.good && cs.linkDensity() < 0.25 && classWeight(c) >= 0 {
+		if cs.good >= 140 && cs.good*10 >= ts.good && cs.linkDensity() < 0.25 && cs.weight >= 0 {
 			out = append(out, c)
 			continue
 		}
@@ -551,7 +561,7 @@ func (x *extraction) furniture(n *html.Node, s *nstat) bool {
 	case atom.H1:
 		return true
 	case atom.H2, atom.H3, atom.H4, atom.H5, atom.H6:
-		return classWeight(n) < 0 || s.linkDensity() > 0.33
+		return s.weight < 0 || s.linkDensity() > 0.33
 	case atom.Figure:
 		return s.paras == 0
 	case atom.Form, atom.Fieldset, atom.Table, atom.Ul, atom.Ol, atom.Div, atom.Section, atom.Dl, atom.Aside:
@@ -559,7 +569,7 @@ func (x *extraction) furniture(n *html.Node, s *nstat) bool {
 		return false
 	}
 	isList := n.DataAtom == atom.Ul || n.DataAtom == atom.Ol || n.DataAtom == atom.Dl
-	weight := classWeight(n)
+	weight := s.weight
 	score := 0.0
 	if s.candidate {
 		score = s.score
