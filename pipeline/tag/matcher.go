@@ -12,12 +12,13 @@ const maxPatternWords = 12
 
 // pattern is one folded word sequence to find: an entity alias or a term.
 type pattern struct {
-	entity int32 // index into Tagger.ents, or -1 for a term
-	alias  int32 // index into the entity's aliases
-	term   int32 // index into Tagger.terms, or -1
-	exact  bool  // compare the original words exactly (after NFKC)
-	dot    bool  // exact alias ending in '.' ("Calif."): the text must have the dot too
-	proper bool  // words capitalised in the alias must be capitalised in the text
+	entity int32  // index into Tagger.ents, or -1 for a term
+	alias  int32  // index into the entity's aliases
+	term   int32  // index into Tagger.terms, or -1
+	exact  bool   // compare the original words exactly (after NFKC)
+	dot    bool   // exact alias ending in '.' ("Calif."): the text must have the dot too
+	proper bool   // words capitalised in the alias must be capitalised in the text
+	with   *ccond // context a conditional alias needs, or nil
 	orig   []string
 }
 

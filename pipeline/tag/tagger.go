@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 	"sync"
+	"unsafe"
 
 	"github.com/wirewatch/wirewatch/pipeline"
 )
@@ -136,7 +137,13 @@ func NewWith(r *Rules, opts Options) *Tagger {
 		for j, a := range e.Aliases {
 			t.m.add(a.Text, pattern{entity: int32(i), alias: int32(j), term: -1, exact: a.Case, proper: a.Proper})
 			if a.With != nil {
-				t.withs[[2]int32{int32(i), int32(j)}] = compile(a.With, -1)
+				w := compile(a.With, -1)
+				t.withs[[2]int32{int32(i), int32(j)}] = w
+				for k := range t.m.pats {
+					if p := &t.m.pats[k]; p.entity == int32(i) && p.alias == int32(j) {
+						p.with = w
+					}
+				}
 			}
 		}
 	}
@@ -167,9 +174,33 @@ type scratch struct {
 	ids    []int32
 	hits   []hit
 	kept   []hit
-	terms  map[int32][]occ
-	ents   map[int32][]occ
-	direct map[int32]int // direct mentions per entity
+	terms  occTable // per term
+	ents   occTable // per entity, including mentions of places inside it
+}
+
+// occTable holds occurrences per index, reusing its slices between items;
+// only touched entries are reset.
+type occTable struct {
+	lists   [][]occ
+	touched []int32
+}
+
+func (o *occTable) reset(n int) {
+	if len(o.lists) != n {
+		o.lists = make([][]occ, n)
+		o.touched = o.touched[:0]
+	}
+	for _, i := range o.touched {
+		o.lists[i] = o.lists[i][:0]
+	}
+	o.touched = o.touched[:0]
+}
+
+func (o *occTable) add(i int32, x occ) {
+	if len(o.lists[i]) == 0 {
+		o.touched = append(o.touched, i)
+	}
+	o.lists[i] = append(o.lists[i], x)
 }
 
 // Tag sets it.Tags and it.Entities from the item's title and text,
@@ -178,12 +209,8 @@ type scratch struct {
 func (t *Tagger) Tag(it *pipeline.Item) {
 	s := t.pool.Get().(*scratch)
 	defer t.pool.Put(s)
-	if s.terms == nil {
-		s.terms, s.ents, s.direct = map[int32][]occ{}, map[int32][]occ{}, map[int32]int{}
-	}
-	clear(s.terms)
-	clear(s.ents)
-	clear(s.direct)
+	s.terms.reset(len(t.terms))
+	s.ents.reset(len(t.ents))
 	s.hits = s.hits[:0]
 	s.fields[fieldTitle].tokenize(it.Title)
 	s.fields[fieldText].tokenize(it.Text)
@@ -200,8 +227,8 @@ func (t *Tagger) Tag(it *pipeline.Item) {
 		if p.term >= 0 {
 			o := t.occOf(s, h)
 			o.term = true
-			s.terms[p.term] = append(s.terms[p.term], o)
-		} else if t.withs[[2]int32{p.entity, p.alias}] != nil {
+			s.terms.add(p.term, o)
+		} else if p.with != nil {
 			hasCond = true
 		}
 	}
@@ -213,20 +240,20 @@ func (t *Tagger) Tag(it *pipeline.Item) {
 			if p.term >= 0 {
 				continue
 			}
-			if w := t.withs[[2]int32{p.entity, p.alias}]; w == nil {
+			if w := p.with; w == nil {
 				accepted = append(accepted, h)
 			} else if ok, _ := t.eval(s, w); ok {
 				accepted = append(accepted, h)
 			}
 		}
 		s.hits = append(s.hits[:0], accepted...)
-		clear(s.ents)
-		clear(s.direct)
+		s.ents.reset(len(t.ents))
 		t.resolve(s, true)
 	}
 
 	it.Tags, it.Entities = nil, nil
-	for e, occs := range s.ents {
+	for _, e := range s.ents.touched {
+		occs := s.ents.lists[e]
 		ent := t.ents[e]
 		it.Entities = append(it.Entities, pipeline.Entity{ID: ent.ID, Kind: ent.Kind, Label: ent.Label, Mentions: len(occs)})
 		if t.salient(occs) {
@@ -241,17 +268,9 @@ func (t *Tagger) Tag(it *pipeline.Item) {
 		}
 		slices.SortFunc(occs, cmpOcc)
 		occs = slices.CompactFunc(occs, func(a, b occ) bool { return cmpOcc(a, b) == 0 })
-		occs = distinct(s, occs)
 		// Terms first: they say why this topic, where names say only who.
-		slices.SortStableFunc(occs, func(a, b occ) int {
-			if a.term != b.term {
-				if a.term {
-					return -1
-				}
-				return 1
-			}
-			return 0
-		})
+		slices.SortStableFunc(occs, func(a, b occ) int { return -cmpBool(a.term, b.term) })
+		occs = distinct(s, occs, t.opts.MaxEvidence)
 		ev := t.evidence(s, occs)
 		slices.SortFunc(ev, func(a, b pipeline.Evidence) int {
 			return cmp.Or(cmp.Compare(b.Field, a.Field), cmp.Compare(a.Start, b.Start))
@@ -271,7 +290,7 @@ func (t *Tagger) resolve(s *scratch, all bool) {
 	s.kept = s.kept[:0]
 	for _, h := range s.hits {
 		p := &t.m.pats[h.pat]
-		if p.term >= 0 || (!all && t.withs[[2]int32{p.entity, p.alias}] != nil) {
+		if p.term >= 0 || (!all && p.with != nil) {
 			continue
 		}
 		s.kept = append(s.kept, h)
@@ -281,24 +300,23 @@ func (t *Tagger) resolve(s *scratch, all bool) {
 	})
 	var last hit
 	have := false
-	seen := map[[2]int32]bool{} // (entity, start) already counted at this span
+	var seen []int32 // entities already counted at the current span
 	for _, h := range s.kept {
 		if have && h.field == last.field && h.start < last.end && !(h.start == last.start && h.end == last.end) {
 			continue // inside a longer (or earlier) match
 		}
 		if !have || h.field != last.field || h.start >= last.end {
-			clear(seen)
+			seen = seen[:0]
 		}
 		last, have = h, true
 		e := t.m.pats[h.pat].entity
-		if seen[[2]int32{e, h.start}] {
+		if slices.Contains(seen, e) {
 			continue // two aliases of one entity on the same words
 		}
-		seen[[2]int32{e, h.start}] = true
+		seen = append(seen, e)
 		o := t.occOf(s, h)
-		s.direct[e]++
 		for d, cur := 0, e; cur >= 0 && d < 4; d, cur = d+1, t.parent[cur] {
-			s.ents[cur] = append(s.ents[cur], o)
+			s.ents.add(cur, o)
 		}
 	}
 }
@@ -324,14 +342,19 @@ func (t *Tagger) salient(occs []occ) bool {
 
 // distinct keeps the first occurrence of each different matched text, so a
 // topic's evidence shows every reason once rather than one name many times.
-func distinct(s *scratch, occs []occ) []occ {
-	seen := map[string]bool{}
-	out := occs[:0:0]
+func distinct(s *scratch, occs []occ, limit int) []occ {
+	key := func(o occ) string {
+		f := &s.fields[o.field]
+		return unsafeString(f.key[f.toks[o.ws].ks:f.toks[o.we-1].ke])
+	}
+	var out []occ
 	for _, o := range occs {
-		k := string(s.fields[o.field].key[s.fields[o.field].toks[o.ws].ks:s.fields[o.field].toks[o.we-1].ke])
-		if !seen[k] {
-			seen[k] = true
+		k := key(o)
+		if !slices.ContainsFunc(out, func(p occ) bool { return key(p) == k }) {
 			out = append(out, o)
+			if len(out) == limit {
+				break
+			}
 		}
 	}
 	return out
@@ -351,11 +374,14 @@ func (t *Tagger) evidence(s *scratch, occs []occ) []pipeline.Evidence {
 func (t *Tagger) eval(s *scratch, c *ccond) (bool, []occ) {
 	switch c.op {
 	case OpTerm:
-		return filterField(s.terms[c.term], c.field)
+		return filterField(s.terms.lists[c.term], c.field)
 	case OpEntity:
+		if len(c.ents) == 1 {
+			return filterField(s.ents.lists[c.ents[0]], c.field)
+		}
 		var out []occ
 		for _, e := range c.ents {
-			_, o := filterField(s.ents[e], c.field)
+			_, o := filterField(s.ents.lists[e], c.field)
 			out = append(out, o...)
 		}
 		return len(out) > 0, out
@@ -400,7 +426,7 @@ func (t *Tagger) eval(s *scratch, c *ccond) (bool, []occ) {
 }
 
 func filterField(occs []occ, field int8) (bool, []occ) {
-	if field < 0 {
+	if field < 0 || len(occs) == 0 {
 		return len(occs) > 0, occs
 	}
 	var out []occ
@@ -464,3 +490,6 @@ func cmpBool(a, b bool) int {
 	}
 	return -1
 }
+
+// unsafeString views b as a string for comparisons that do not outlive b.
+func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
