@@ -211,3 +211,31 @@ func TestStripRaw(t *testing.T) {
 		})
 	}
 }
+
+func TestFinishArticle(t *testing.T) {
+	body := "The talks lasted nearly three hours, officials said on Friday."
+	tests := []struct {
+		name   string
+		blocks []string
+		want   string
+	}{
+		{"dateline", []string{"Updated 11:21 pm CST, Tuesday, November 19, 2019", body}, body},
+		{"byline with date", []string{"By Jane Doe - 11/18/19 11:04 PM EST", body}, body},
+		{"byline name", []string{"By Jane Doe", body}, body},
+		{"sentence starting with by kept", []string{"By noon, the crowd had grown to thousands of people.", body}, "By noon, the crowd had grown to thousands of people.\n\n" + body},
+		{"pointer", []string{body, "Related: Leaders arrive in Alaska", body}, body + "\n\n" + body},
+		{"chrome", []string{"Advertisement", body, "You may also like..."}, body},
+		{"rule line", []string{body, "___", body}, body + "\n\n" + body},
+		{"trailing follow", []string{body, "Follow her on Twitter @example.", "Get the latest updates. Subscribe to our newsletter."}, body},
+		{"follow inside story kept", []string{"Investors will follow the decision closely, analysts said.", body}, "Investors will follow the decision closely, analysts said.\n\n" + body},
+		{"headline repeated", []string{"Summit ends", body}, body},
+	}
+	m := &pageMeta{h1: "Summit ends"}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := finishArticle(append([]string(nil), tt.blocks...), m); got != tt.want {
+				t.Errorf("finishArticle(%q) = %q, want %q", tt.blocks, got, tt.want)
+			}
+		})
+	}
+}
