@@ -3,6 +3,7 @@ package parser
 import (
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
@@ -644,14 +645,21 @@ func isDateline(b string) bool {
 		return false
 	}
 	lower := strings.ToLower(b)
+	// A dateline is a few words and not a sentence ("Updated at 1:23 p.m."
+	// may end in the dot of "p.m.").
+	if len(strings.Fields(b)) > 10 || strings.HasSuffix(lower, ".") && !strings.HasSuffix(lower, "m.") {
+		return false
+	}
 	for _, p := range datelinePrefixes {
 		if !strings.HasPrefix(lower, p) {
 			continue
 		}
-		if strings.ContainsAny(b, "0123456789") {
-			return true
+		if p == "by " {
+			// "By Jane Doe", "By JANE DOE - 2019-04-10"; not "By 2030, …".
+			r, _ := utf8.DecodeRuneInString(b[3:])
+			return unicode.IsUpper(r) && (len(b) < 50 || strings.ContainsAny(b, "0123456789"))
 		}
-		if p == "by " && len(b) < 50 && !strings.ContainsAny(b, ".!?") {
+		if strings.ContainsAny(b, "0123456789") {
 			return true
 		}
 	}

@@ -228,6 +228,10 @@ func TestFinishArticle(t *testing.T) {
 		{"rule line", []string{body, "___", body}, body + "\n\n" + body},
 		{"trailing follow", []string{body, "Follow her on Twitter @example.", "Get the latest updates. Subscribe to our newsletter."}, body},
 		{"follow inside story kept", []string{"Investors will follow the decision closely, analysts said.", body}, "Investors will follow the decision closely, analysts said.\n\n" + body},
+		{"by year kept", []string{"By 2030 the city plans 10,000 more trees", body}, "By 2030 the city plans 10,000 more trees\n\n" + body},
+		{"published sentence kept", []string{"Published in 1999, the book sold 2 million copies.", body}, "Published in 1999, the book sold 2 million copies.\n\n" + body},
+		{"dateline p.m.", []string{"Updated at 1:23 p.m.", body}, body},
+		{"trailing follow the money kept", []string{body, "Follow the money."}, body + "\n\nFollow the money."},
 		{"headline repeated", []string{"Summit ends", body}, body},
 	}
 	m := &pageMeta{h1: "Summit ends"}

@@ -174,6 +174,9 @@ var footerMarkers = []string{
 	"click here to subscribe",
 }
 
+// socialNames tell a "Follow …" footer from a sentence of the story.
+var socialNames = []string{"twitter", "facebook", "instagram", "linkedin", "youtube", "tiktok", "@", "coverage", "newsletter"}
+
 // weakFooterMarkers mark a short trailing block as a footer only when they
 // open it (they are ordinary words inside a sentence of the story).
 var weakFooterMarkers = []string{
@@ -220,9 +223,13 @@ func footerStart(b string) int {
 	if len(b) < 400 {
 		head := lower[:min(len(lower), 80)]
 		for _, m := range weakFooterMarkers {
-			if strings.HasPrefix(head, m) || strings.Contains(head, m) && strings.Contains(m, " ") && len(b) < 200 {
-				return 0
+			if !(strings.HasPrefix(head, m) || strings.Contains(head, m) && strings.Contains(m, " ") && len(b) < 200) {
+				continue
 			}
+			if m == "follow " && !containsAny(lower, socialNames) {
+				continue // "Follow the money," he said.
+			}
+			return 0
 		}
 	}
 	first := -1
