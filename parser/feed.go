@@ -17,6 +17,14 @@ import (
 	"github.com/wirewatch/wirewatch/pipeline"
 )
 
+// Limits on what one hostile entry can make an item carry.
+const (
+	maxTitle = 2 << 10 // bytes of a title
+	maxName  = 256     // bytes of one author or category
+	maxNames = 64      // authors or categories kept per item
+	maxText  = 1 << 20 // bytes of body text
+)
+
 // maxTTL bounds feed-declared refresh hints; anything longer is nonsense
 // the poller should not obey.
 const maxTTL = 30 * 24 * time.Hour
@@ -57,7 +65,7 @@ func convert(src Source, gf *gofeed.Feed, now time.Time) *Feed {
 			Feed:       src.Name,
 			FeedURL:    src.URL,
 			GUID:       strings.ToValidUTF8(strings.TrimSpace(gi.GUID), "\uFFFD"),
-			Title:      cleanInline(gi.Title),
+			Title:      truncate(cleanInline(gi.Title), maxTitle),
 			Authors:    people(gi.Authors),
 			Categories: dedupe(gi.Categories),
 			Lang:       f.Lang,
@@ -79,7 +87,7 @@ func convert(src Source, gf *gofeed.Feed, now time.Time) *Feed {
 				it.Lang = l
 			}
 		}
-		it.Text = body(gi, ji)
+		it.Text = truncate(body(gi, ji), maxText)
 		it.ContentHash = ContentHash(it.Title, it.Text)
 		items = append(items, it)
 	}
@@ -191,6 +199,17 @@ func cleanInline(s string) string {
 	return squashSpace(strings.ToValidUTF8(s, "\uFFFD"))
 }
 
+// truncate cuts s to at most n bytes at a UTF-8 boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return strings.TrimSpace(s[:n])
+}
+
 // people returns the cleaned, de-duplicated names (else e-mail addresses)
 // of persons.
 func people(ps []*gofeed.Person) []string {
@@ -214,7 +233,10 @@ func dedupe(vals []string) []string {
 	var out []string
 	seen := map[string]bool{}
 	for _, v := range vals {
-		v = cleanInline(v)
+		if len(out) == maxNames {
+			break
+		}
+		v = truncate(cleanInline(v), maxName)
 		k := strings.ToLower(v)
 		if v == "" || seen[k] {
 			continue

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -303,5 +304,34 @@ func BenchmarkCanonicalURL(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		CanonicalURL(link)
+	}
+}
+
+// TestParseLimits checks that one hostile entry cannot make a huge item.
+func TestParseLimits(t *testing.T) {
+	var cats strings.Builder
+	for i := range 200 {
+		fmt.Fprintf(&cats, "<category>c%d %s</category>", i, strings.Repeat("é", 300))
+	}
+	body := `<rss version="2.0"><channel><title>t</title><item><guid>g</guid><title>` + strings.Repeat("ü", 5000) +
+		`</title>` + cats.String() + `<description>` + strings.Repeat("word ", 300000) + `</description></item></channel></rss>`
+	f, err := Parse(Source{Name: "big"}, []byte(body), fetchTime)
+	if err != nil {
+		t.Fatal(err)
+	}
+	it := f.Items[0]
+	if len(it.Title) > maxTitle || !utf8.ValidString(it.Title) {
+		t.Errorf("title: %d bytes (valid UTF-8: %v), want at most %d", len(it.Title), utf8.ValidString(it.Title), maxTitle)
+	}
+	if len(it.Categories) != maxNames {
+		t.Errorf("%d categories, want %d", len(it.Categories), maxNames)
+	}
+	for _, c := range it.Categories {
+		if len(c) > maxName || !utf8.ValidString(c) {
+			t.Errorf("category of %d bytes, want at most %d", len(c), maxName)
+		}
+	}
+	if len(it.Text) > maxText {
+		t.Errorf("text: %d bytes, want at most %d", len(it.Text), maxText)
 	}
 }
