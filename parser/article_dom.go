@@ -290,14 +290,22 @@ func textWeight(s string) (n, commas int) {
 		case ',':
 			n++
 			commas++
+		case 0xEF: // U+FF0C FULLWIDTH COMMA is EF BC 8C
+			n++
+			if i+2 < len(s) && s[i+1] == 0xBC && s[i+2] == 0x8C {
+				commas++
+			}
+		case 0xE3: // U+3001 IDEOGRAPHIC COMMA is E3 80 81
+			n++
+			if i+2 < len(s) && s[i+1] == 0x80 && s[i+2] == 0x81 {
+				commas++
+			}
 		default:
 			if c < 0x80 || c >= 0xC0 { // count runes, not continuation bytes
 				n++
 			}
 		}
 	}
-	// Full-width and ideographic commas.
-	commas += strings.Count(s, "，") + strings.Count(s, "、")
 	return n, commas
 }
 

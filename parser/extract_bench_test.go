@@ -99,3 +99,23 @@ func datasetPages(tb testing.TB) [][]byte {
 	}
 	return pages
 }
+
+// BenchmarkText measures a typical feed item body (about 6 KB of
+// content:encoded with paragraphs, a figure, a share block and a footer).
+func BenchmarkText(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString(`<figure><img src="a.jpg"><figcaption>Photo: Reuters</figcaption></figure>`)
+	for i := range 20 {
+		fmt.Fprintf(&sb, `<p>Paragraph %d: the talks in Anchorage, which lasted nearly three hours, marked the first `+
+			`<a href="/x">face-to-face meeting</a> between the leaders since 2022.</p>`, i)
+	}
+	sb.WriteString(`<div class="sharedaddy"><a>Share on X</a></div><p>The post <a>Summit</a> appeared first on <a>Example</a>.</p>`)
+	frag := sb.String()
+	b.SetBytes(int64(len(frag)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if Text(frag) == "" {
+			b.Fatal("empty text")
+		}
+	}
+}

@@ -319,25 +319,71 @@ func (w *blockWriter) newline() {
 
 func (w *blockWriter) text(s string) {
 	for len(s) > 0 {
-		r, size := utf8.DecodeRuneInString(s)
-		if isSpace(r) {
+		// Skip white space.
+		i := 0
+		for i < len(s) {
+			c := s[i]
+			if c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\f' {
+				i++
+				continue
+			}
+			if c < utf8.RuneSelf {
+				break
+			}
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if !isSpace(r) {
+				break
+			}
+			i += size
+		}
+		if i > 0 {
 			w.space = true
-		} else {
-			if w.space && w.cur.Len() > 0 {
-				last := w.cur.String()[w.cur.Len()-1]
-				if last != '\n' {
-					w.cur.WriteByte(' ')
-				}
+			s = s[i:]
+		}
+		// Copy one word, ASCII bytes at a time.
+		j, bad := 0, false
+		for j < len(s) {
+			c := s[j]
+			if c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\f' {
+				break
+			}
+			if c == 0 {
+				bad = true
+				break
+			}
+			if c < utf8.RuneSelf {
+				j++
+				continue
+			}
+			r, size := utf8.DecodeRuneInString(s[j:])
+			if r == utf8.RuneError && size == 1 {
+				bad = true
+				break
+			}
+			if isSpace(r) {
+				break
+			}
+			j += size
+		}
+		if j > 0 || bad {
+			if w.space && w.cur.Len() > 0 && !w.atLineStart() {
+				w.cur.WriteByte(' ')
 			}
 			w.space = false
-			if r == utf8.RuneError && size == 1 {
-				w.cur.WriteString("\uFFFD")
-			} else if r != 0 {
-				w.cur.WriteString(s[:size])
-			}
+			w.cur.WriteString(s[:j])
 		}
-		s = s[size:]
+		if bad {
+			if s[j] != 0 { // NUL is dropped, an invalid byte becomes U+FFFD
+				w.cur.WriteString("\uFFFD")
+			}
+			j++
+		}
+		s = s[j:]
 	}
+}
+
+func (w *blockWriter) atLineStart() bool {
+	return w.cur.String()[w.cur.Len()-1] == '\n'
 }
 
 // walk writes n; skip (may be nil) names elements to leave out entirely.
