@@ -29,7 +29,7 @@ type Config struct {
 
 	// MinWords is the fewest body words a text needs for the exact and
 	// syndicated levels; shorter bodies (teasers, headline-only feeds)
-	// only join stories. Default 25.
+	// only join stories. Default 20.
 	MinWords int
 	// Jaccard is the estimated shingle Jaccard similarity at or above
 	// which two texts are copies. Default 0.6.
@@ -88,7 +88,7 @@ func (c Config) withDefaults() Config {
 		c.RedeliveryWindow = DefaultRedeliveryWindow
 	}
 	if c.MinWords == 0 {
-		c.MinWords = 25
+		c.MinWords = 20
 	}
 	if c.Jaccard == 0 {
 		c.Jaccard = 0.6

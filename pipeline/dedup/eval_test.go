@@ -240,3 +240,211 @@ func TestEvalUCIHeadlines(t *testing.T) {
 }
 
 var _ = fmt.Sprint
+
+// synthCopy makes a syndicated copy of d the way republishers do: some of
+// a new headline, a byline or dateline, a footer or related-links block,
+// truncation to the first 40–90% of the lines, and a few edited words.
+// Which edits apply is random (r); what they are does not depend on the
+// engine.
+func synthCopy(r *rand.Rand, d ecbDoc, n, editEvery int) (title, text string) {
+	lines := strings.Split(strings.TrimSpace(d.Text), "\n")
+	title = d.Title
+	if r.IntN(2) == 0 {
+		// A new headline: the old one's words reordered with a prefix.
+		ws := strings.Fields(d.Title)
+		r.Shuffle(len(ws), func(i, j int) { ws[i], ws[j] = ws[j], ws[i] })
+		title = "UPDATE: " + strings.Join(ws[:min(len(ws), 9)], " ")
+	}
+	if r.IntN(3) == 0 && len(lines) > 3 {
+		keep := max(2, int(float64(len(lines))*(0.4+0.5*r.Float64())))
+		lines = lines[:min(keep, len(lines))]
+	}
+	if r.IntN(3) == 0 {
+		// Words changed (spelling, house style): one in editEvery.
+		for i, l := range lines {
+			ws := strings.Fields(l)
+			for j := range ws {
+				if r.IntN(editEvery) == 0 {
+					ws[j] = strings.ToUpper(ws[j][:1]) + "x" + ws[j][1:]
+				}
+			}
+			lines[i] = strings.Join(ws, " ")
+		}
+	}
+	var b strings.Builder
+	switch r.IntN(3) {
+	case 0:
+		fmt.Fprintf(&b, "By Staff Writer %d\n", n)
+	case 1:
+		fmt.Fprintf(&b, "NEWSTOWN, May %d (Wire %d) - ", 1+n%28, n)
+	}
+	b.WriteString(strings.Join(lines, "\n"))
+	switch r.IntN(3) {
+	case 0:
+		fmt.Fprintf(&b, "\nRelated stories\nHeadline number one for %d\nAnother story people read\nA third linked item", n)
+	case 1:
+		fmt.Fprintf(&b, "\nThis article first appeared on Outlet %d. Copyright 2026 Outlet %d, all rights reserved.", n, n)
+	}
+	return title, b.String()
+}
+
+// exactShingles is the set of 5-word shingles of a text's words, computed
+// exactly (no MinHash, no boilerplate removal) for the ground truth.
+func exactShingles(text string) map[string]bool {
+	ws := appendWords(nil, text)
+	set := map[string]bool{}
+	for i := 0; i+5 <= len(ws); i++ {
+		set[strings.Join(ws[i:i+5], " ")] = true
+	}
+	return set
+}
+
+type unionFind map[string]string
+
+func (u unionFind) find(x string) string {
+	for u[x] != "" && u[x] != x {
+		x = u[x]
+	}
+	return x
+}
+
+func (u unionFind) union(a, b string) {
+	ra, rb := u.find(a), u.find(b)
+	if ra != rb {
+		u[ra] = rb
+	}
+}
+
+// TestEvalSyndicated prints pair precision and recall of copy detection
+// on ECB+ plus synthesized copies. Ground truth: a synthesized copy is a
+// copy of its source; two ECB+ articles are copies when at least 80% of
+// the shorter one's exact 5-word shingles (at least 20 of them) occur in
+// the other. Predicted: items linked by duplicate_of.
+func TestEvalSyndicated(t *testing.T) {
+	for _, editEvery := range []int{100, 40} {
+		t.Run(fmt.Sprintf("edit_1_in_%d", editEvery), func(t *testing.T) {
+			p, r, f, n, nat := evalSyndicated(t, Config{}, editEvery)
+			t.Logf("syndicated copies (edits: 1 word in %d in a third of copies): %d synthesized copies, %d natural copy pairs: all pairs within predicted groups P=%.3f R=%.3f F1=%.3f",
+				editEvery, n, nat, p, r, f)
+		})
+	}
+}
+
+func evalSyndicated(t *testing.T, cfg Config, editEvery int) (p, rc, f float64, nCopies, natural int) {
+	docs := loadECB(t)
+	r := rand.New(rand.NewPCG(11, 12))
+	base := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	type row struct {
+		it     *pipeline.Item
+		source string // doc id of the original
+	}
+	var rows []row
+	for _, d := range docs {
+		feed := "ecb-" + d.DocID
+		rows = append(rows, row{it: &pipeline.Item{ID: testID(feed, d.DocID), Feed: feed, GUID: d.DocID,
+			Title: d.Title, Text: d.Text, ContentHash: testHash(d.Text)}, source: d.DocID})
+	}
+	for i, d := range docs {
+		if len(strings.Fields(d.Text)) < 60 || r.IntN(3) != 0 {
+			continue
+		}
+		for c := range 1 + r.IntN(2) {
+			title, text := synthCopy(r, d, i*10+c, editEvery)
+			feed := fmt.Sprintf("republisher-%d", c)
+			rows = append(rows, row{it: &pipeline.Item{ID: testID(feed, d.DocID), Feed: feed, GUID: d.DocID + "-copy",
+				Title: title, Text: text, ContentHash: testHash(text)}, source: d.DocID})
+			nCopies++
+		}
+	}
+	r.Shuffle(len(rows), func(i, j int) { rows[i], rows[j] = rows[j], rows[i] })
+	truth := unionFind{}
+	srcID := map[string]string{}
+	for _, d := range docs {
+		srcID[d.DocID] = testID("ecb-"+d.DocID, d.DocID)
+	}
+	for _, rw := range rows {
+		truth.union(rw.it.ID, srcID[rw.source])
+	}
+	sh := make([]map[string]bool, len(docs))
+	for i, d := range docs {
+		sh[i] = exactShingles(d.Text)
+	}
+	for i := range docs {
+		for j := i + 1; j < len(docs); j++ {
+			a, b := sh[i], sh[j]
+			if len(a) > len(b) {
+				a, b = b, a
+			}
+			if len(a) < 20 {
+				continue
+			}
+			inter := 0
+			for s := range a {
+				if b[s] {
+					inter++
+				}
+			}
+			if float64(inter) >= 0.8*float64(len(a)) {
+				truth.union(srcID[docs[i].DocID], srcID[docs[j].DocID])
+				natural++
+			}
+		}
+	}
+	e := NewEngine(cfg)
+	pred := unionFind{}
+	seenGroup := map[string]bool{}
+	var linkTP, linkFP, linkFN float64
+	for i, rw := range rows {
+		ts := base.Add(time.Duration(i) * time.Minute)
+		rw.it.Published, rw.it.Fetched = ts, ts
+		d := e.Process(rw.it)
+		g := truth.find(rw.it.ID)
+		isCopy := seenGroup[g]
+		seenGroup[g] = true
+		switch {
+		case d.DuplicateOf != "" && truth.find(d.DuplicateOf) == g:
+			linkTP++
+		case d.DuplicateOf != "":
+			linkFP++
+			if isCopy {
+				linkFN++
+			}
+		case isCopy:
+			linkFN++
+		}
+		if d.DuplicateOf != "" {
+			pred.union(rw.it.ID, d.DuplicateOf)
+		}
+	}
+	lp, lr := linkTP/(linkTP+linkFP), linkTP/(linkTP+linkFN)
+	t.Logf("copy links (item -> duplicate_of): P=%.3f R=%.3f F1=%.3f (%v correct, %v wrong, %v missed)",
+		lp, lr, 2*lp*lr/(lp+lr), linkTP, linkFP, linkFN)
+	predL, truthL := map[string]string{}, map[string]string{}
+	for _, rw := range rows {
+		predL[rw.it.ID] = pred.find(rw.it.ID)
+		truthL[rw.it.ID] = truth.find(rw.it.ID)
+	}
+	p, rc, f = pairF1(predL, truthL)
+	if os.Getenv("DEDUP_DEBUG") != "" {
+		byID := map[string]*pipeline.Item{}
+		for _, rw := range rows {
+			byID[rw.it.ID] = rw.it
+		}
+		for _, a := range rows {
+			for _, b := range rows {
+				if a.it.ID >= b.it.ID || (truthL[a.it.ID] == truthL[b.it.ID]) == (predL[a.it.ID] == predL[b.it.ID]) {
+					continue
+				}
+				kind := "missed"
+				if predL[a.it.ID] == predL[b.it.ID] {
+					kind = "false"
+				}
+				fa, fb := extract(a.it, &e.cfg), extract(b.it, &e.cfg)
+				j := fa.sig.jaccard(&fb.sig)
+				fmt.Printf(kind+" %s/%s (%s, %s): words %d/%d shingles %d/%d J=%.2f C=%.2f\n", a.source, b.source, a.it.Feed, b.it.Feed,
+					fa.words, fb.words, fa.shingles, fb.shingles, j, overlap(j, fa.shingles, fb.shingles))
+			}
+		}
+	}
+	return p, rc, f, nCopies, natural
+}

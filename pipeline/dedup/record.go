@@ -26,7 +26,7 @@ type Record struct {
 	Exact   string   `json:"exact,omitempty"`
 	GUIDKey string   `json:"gk,omitempty"`
 	// First copies carry their features: shingle count, MinHash signature
-	// (4 bytes per value) and story terms (4-byte hash, 4-byte weight).
+	// (2 bytes per value) and story terms (4-byte hash, 4-byte weight).
 	Shingles int    `json:"n,omitempty"`
 	Sig      []byte `json:"sig,omitempty"`
 	Terms    []byte `json:"terms,omitempty"`
@@ -44,9 +44,9 @@ func newRecord(it *pipeline.Item, f *features, d *Decision, now time.Time) *Reco
 	}
 	if f.shingles > 0 {
 		r.Shingles = f.shingles
-		r.Sig = make([]byte, 4*numHashes)
+		r.Sig = make([]byte, 2*numHashes)
 		for i, v := range f.sig {
-			binary.LittleEndian.PutUint32(r.Sig[4*i:], v)
+			binary.LittleEndian.PutUint16(r.Sig[2*i:], v)
 		}
 	}
 	r.Terms = make([]byte, 8*len(f.terms))
@@ -59,12 +59,12 @@ func newRecord(it *pipeline.Item, f *features, d *Decision, now time.Time) *Reco
 
 // signature decodes Sig.
 func (r *Record) signature() (*Signature, bool) {
-	if len(r.Sig) != 4*numHashes {
+	if len(r.Sig) != 2*numHashes {
 		return nil, false
 	}
 	var s Signature
 	for i := range s {
-		s[i] = binary.LittleEndian.Uint32(r.Sig[4*i:])
+		s[i] = binary.LittleEndian.Uint16(r.Sig[2*i:])
 	}
 	return &s, true
 }
