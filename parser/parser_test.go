@@ -335,3 +335,30 @@ func TestParseLimits(t *testing.T) {
 		t.Errorf("text: %d bytes, want at most %d", len(it.Text), maxText)
 	}
 }
+
+// TestParseConcurrent parses one document from several goroutines (run
+// with -race) and expects identical results.
+func TestParseConcurrent(t *testing.T) {
+	body, err := os.ReadFile(filepath.Join("..", "testdata", "feeds", "nationpress.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := Parse(Source{Name: "np"}, body, fetchTime)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 {
+		t.Run(fmt.Sprint("worker", i), func(t *testing.T) {
+			t.Parallel()
+			for range 5 {
+				got, err := Parse(Source{Name: "np"}, body, fetchTime)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(got.Items) != len(want.Items) || got.Items[0].ID != want.Items[0].ID || got.Items[0].ContentHash != want.Items[0].ContentHash {
+					t.Errorf("concurrent Parse differs: %+v vs %+v", got.Items[0], want.Items[0])
+				}
+			}
+		})
+	}
+}
