@@ -129,7 +129,7 @@ func resolveURL(base *url.URL, ref string) string {
 	if err != nil {
 		return ""
 	}
-	if !u.IsAbs() || u.Host == "" && u.Scheme == "" {
+	if !u.IsAbs() {
 		if base == nil {
 			return ref
 		}
