@@ -323,7 +323,9 @@ func (s *nstat) linkDensity() float64 {
 
 func tagScore(n *html.Node) float64 {
 	switch n.DataAtom {
-	case atom.Div, atom.Article, atom.Main:
+	case atom.Article:
+		return 10
+	case atom.Div, atom.Main:
 		return 5
 	case atom.Pre, atom.Td, atom.Blockquote:
 		return 3
@@ -420,6 +422,9 @@ func (x *extraction) raise(top *html.Node, cands []*html.Node) *html.Node {
 	for _, c := range cands {
 		if c != top && x.stats[c].score >= topScore*0.75 {
 			alts = append(alts, c)
+			if len(alts) == 16 { // enough to find a common ancestor; bounds the work
+				break
+			}
 		}
 	}
 	if len(alts) >= 3 {
