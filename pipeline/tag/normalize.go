@@ -50,20 +50,19 @@ func (ts *tokens) tokenize(s string) {
 	for i < len(s) {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if !isASCIIWord(c) {
+			if asciiLower[c] == 0 {
 				i++
 				continue
 			}
 			// ASCII fast path: lower-case while the word stays ASCII.
 			start := i
-			ks := len(ts.key)
-			for i < len(s) && s[i] < utf8.RuneSelf && isASCIIWord(s[i]) {
-				b := s[i]
-				if 'A' <= b && b <= 'Z' {
-					b += 'a' - 'A'
-				}
-				ts.key = append(ts.key, b)
+			for i < len(s) && asciiLower[s[i]] != 0 {
 				i++
+			}
+			ks := len(ts.key)
+			ts.key = append(ts.key, s[start:i]...)
+			for k := ks; k < len(ts.key); k++ {
+				ts.key[k] = asciiLower[ts.key[k]]
 			}
 			if i < len(s) && s[i] >= utf8.RuneSelf {
 				if r, _ := utf8.DecodeRuneInString(s[i:]); isWordRune(r) && !isSoloRune(r) {
@@ -91,9 +90,18 @@ func (ts *tokens) tokenize(s string) {
 	}
 }
 
-func isASCIIWord(b byte) bool {
-	return 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9'
-}
+// asciiLower maps ASCII letters and digits to their lower case, and every
+// other byte (including all non-ASCII bytes) to 0.
+var asciiLower = func() (t [256]byte) {
+	for b := '0'; b <= '9'; b++ {
+		t[b] = byte(b)
+	}
+	for b := 'a'; b <= 'z'; b++ {
+		t[b] = byte(b)
+		t[b-'a'+'A'] = byte(b)
+	}
+	return t
+}()
 
 // slowWord reads the word starting at start (any runes), appends its token
 // and returns the offset after it.

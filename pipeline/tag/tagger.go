@@ -174,6 +174,7 @@ type scratch struct {
 	ids    []int32
 	hits   []hit
 	kept   []hit
+	groups [][]occ  // evidence candidates of one topic, one list per leaf
 	terms  occTable // per term
 	ents   occTable // per entity, including mentions of places inside it
 }
@@ -257,25 +258,18 @@ func (t *Tagger) Tag(it *pipeline.Item) {
 		ent := t.ents[e]
 		it.Entities = append(it.Entities, pipeline.Entity{ID: ent.ID, Kind: ent.Kind, Label: ent.Label, Mentions: len(occs)})
 		if t.salient(occs) {
-			slices.SortFunc(occs, cmpOcc)
 			it.Tags = append(it.Tags, pipeline.Tag{Tag: ent.ID, Kind: ent.Kind, Evidence: t.evidence(s, occs)})
 		}
 	}
 	for _, tp := range t.topics {
-		ok, occs := t.eval(s, tp.cond)
-		if !ok {
+		if !t.holds(s, tp.cond) {
 			continue
 		}
+		s.groups = s.groups[:0]
+		t.collect(s, tp.cond)
+		occs := t.pick(s)
 		slices.SortFunc(occs, cmpOcc)
-		occs = slices.CompactFunc(occs, func(a, b occ) bool { return cmpOcc(a, b) == 0 })
-		// Terms first: they say why this topic, where names say only who.
-		slices.SortStableFunc(occs, func(a, b occ) int { return -cmpBool(a.term, b.term) })
-		occs = distinct(s, occs, t.opts.MaxEvidence)
-		ev := t.evidence(s, occs)
-		slices.SortFunc(ev, func(a, b pipeline.Evidence) int {
-			return cmp.Or(cmp.Compare(b.Field, a.Field), cmp.Compare(a.Start, b.Start))
-		})
-		it.Tags = append(it.Tags, pipeline.Tag{Tag: tp.t.ID, Kind: KindTopic, Evidence: ev})
+		it.Tags = append(it.Tags, pipeline.Tag{Tag: tp.t.ID, Kind: KindTopic, Evidence: t.evidence(s, occs)})
 	}
 	slices.SortFunc(it.Tags, func(a, b pipeline.Tag) int { return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Tag, b.Tag)) })
 	slices.SortFunc(it.Entities, func(a, b pipeline.Entity) int {
@@ -340,26 +334,6 @@ func (t *Tagger) salient(occs []occ) bool {
 	return false
 }
 
-// distinct keeps the first occurrence of each different matched text, so a
-// topic's evidence shows every reason once rather than one name many times.
-func distinct(s *scratch, occs []occ, limit int) []occ {
-	key := func(o occ) string {
-		f := &s.fields[o.field]
-		return unsafeString(f.key[f.toks[o.ws].ks:f.toks[o.we-1].ke])
-	}
-	var out []occ
-	for _, o := range occs {
-		k := key(o)
-		if !slices.ContainsFunc(out, func(p occ) bool { return key(p) == k }) {
-			out = append(out, o)
-			if len(out) == limit {
-				break
-			}
-		}
-	}
-	return out
-}
-
 func (t *Tagger) evidence(s *scratch, occs []occ) []pipeline.Evidence {
 	n := min(len(occs), t.opts.MaxEvidence)
 	ev := make([]pipeline.Evidence, 0, n)
@@ -368,6 +342,131 @@ func (t *Tagger) evidence(s *scratch, occs []occ) []pipeline.Evidence {
 		ev = append(ev, pipeline.Evidence{Field: fieldNames[o.field], Start: int(o.bs), End: int(o.be), Match: src[o.bs:o.be]})
 	}
 	return ev
+}
+
+// holds reports whether c holds, doing as little work as it can: most
+// topics fail on a missing term or entity.
+func (t *Tagger) holds(s *scratch, c *ccond) bool {
+	switch c.op {
+	case OpTerm:
+		return hasField(s.terms.lists[c.term], c.field)
+	case OpEntity:
+		for _, e := range c.ents {
+			if hasField(s.ents.lists[e], c.field) {
+				return true
+			}
+		}
+		return false
+	case OpNone:
+		for _, k := range c.kids {
+			if t.holds(s, k) {
+				return false
+			}
+		}
+		return true
+	case OpAny:
+		if c.min > 1 {
+			ok, _ := t.eval(s, c)
+			return ok
+		}
+		for _, k := range c.kids {
+			if t.holds(s, k) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, k := range c.kids {
+		if !t.holds(s, k) {
+			return false
+		}
+	}
+	if c.near > 0 {
+		ok, _ := t.eval(s, c)
+		return ok
+	}
+	return true
+}
+
+// collect appends to s.groups the occurrences of each leaf that makes a
+// holding c true.
+func (t *Tagger) collect(s *scratch, c *ccond) {
+	switch c.op {
+	case OpTerm:
+		if _, o := filterField(s.terms.lists[c.term], c.field); len(o) > 0 {
+			s.groups = append(s.groups, o)
+		}
+	case OpEntity:
+		for _, e := range c.ents {
+			if _, o := filterField(s.ents.lists[e], c.field); len(o) > 0 {
+				s.groups = append(s.groups, o)
+			}
+		}
+	case OpNone:
+	case OpAll:
+		if c.near > 0 {
+			_, occs := t.eval(s, c)
+			s.groups = append(s.groups, occs)
+			return
+		}
+		for _, k := range c.kids {
+			t.collect(s, k)
+		}
+	case OpAny:
+		for _, k := range c.kids {
+			if t.holds(s, k) {
+				t.collect(s, k)
+			}
+		}
+	}
+}
+
+// pick chooses up to MaxEvidence occurrences from s.groups, different
+// matched texts only: first every group's term matches (they say why a
+// topic holds, where names say only who), then round-robin over the
+// groups, so every reason shows.
+func (t *Tagger) pick(s *scratch) []occ {
+	limit := t.opts.MaxEvidence
+	var out []occ
+	key := func(o occ) string {
+		f := &s.fields[o.field]
+		return unsafeString(f.key[f.toks[o.ws].ks:f.toks[o.we-1].ke])
+	}
+	add := func(o occ) {
+		k := key(o)
+		if !slices.ContainsFunc(out, func(p occ) bool { return key(p) == k }) {
+			out = append(out, o)
+		}
+	}
+	for _, termsFirst := range []bool{true, false} {
+		for r := 0; len(out) < limit; r++ {
+			more := false
+			for _, g := range s.groups {
+				if r < len(g) && len(out) < limit {
+					more = true
+					if !termsFirst || g[r].term {
+						add(g[r])
+					}
+				}
+			}
+			if !more {
+				break
+			}
+		}
+	}
+	return out
+}
+
+func hasField(occs []occ, field int8) bool {
+	if field < 0 {
+		return len(occs) > 0
+	}
+	for _, o := range occs {
+		if o.field == uint8(field) {
+			return true
+		}
+	}
+	return false
 }
 
 // eval reports whether c holds and the occurrences that make it so.
@@ -382,7 +481,7 @@ func (t *Tagger) eval(s *scratch, c *ccond) (bool, []occ) {
 		var out []occ
 		for _, e := range c.ents {
 			_, o := filterField(s.ents.lists[e], c.field)
-			out = append(out, o...)
+			out = merge(out, o)
 		}
 		return len(out) > 0, out
 	case OpNone:
@@ -394,16 +493,13 @@ func (t *Tagger) eval(s *scratch, c *ccond) (bool, []occ) {
 		return true, nil
 	case OpAny:
 		var out []occ
+		n := 0
 		for _, k := range c.kids {
 			if ok, o := t.eval(s, k); ok {
-				out = append(out, o...)
-				if len(o) == 0 { // a none-child that holds counts once
-					out = append(out, occ{field: 255})
-				}
+				out = merge(out, o)
+				n += max(len(o), 1) // a none-child that holds counts once
 			}
 		}
-		n := len(out)
-		out = slices.DeleteFunc(out, func(o occ) bool { return o.field == 255 })
 		return n >= c.min, out
 	}
 	// OpAll
@@ -417,7 +513,7 @@ func (t *Tagger) eval(s *scratch, c *ccond) (bool, []occ) {
 		if k.op != OpNone {
 			lists = append(lists, o)
 		}
-		out = append(out, o...)
+		out = merge(out, o)
 	}
 	if c.near > 0 && len(lists) > 1 {
 		return near(lists, c.near)
@@ -493,3 +589,27 @@ func cmpBool(a, b bool) int {
 
 // unsafeString views b as a string for comparisons that do not outlive b.
 func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// merge returns the union of two lists in text order. It may return a or b
+// itself, so callers must not modify the result.
+func merge(a, b []occ) []occ {
+	switch {
+	case len(a) == 0:
+		return b
+	case len(b) == 0:
+		return a
+	}
+	out := make([]occ, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		if cmpOcc(b[j], a[i]) < 0 {
+			out = append(out, b[j])
+			j++
+		} else {
+			out = append(out, a[i])
+			i++
+		}
+	}
+	out = append(out, a[i:]...)
+	return append(out, b[j:]...)
+}
