@@ -170,13 +170,15 @@ func cmpOcc(a, b occ) int {
 }
 
 type scratch struct {
-	fields [2]tokens
-	ids    []int32
-	hits   []hit
-	kept   []hit
-	groups [][]occ  // evidence candidates of one topic, one list per leaf
-	terms  occTable // per term
-	ents   occTable // per entity, including mentions of places inside it
+	fields    [2]tokens
+	ids       []int32
+	hits      []hit
+	kept      []hit
+	groups    [][]occ   // evidence candidates of one topic, one list per leaf
+	nearBuf   []labeled // scratch of near
+	nearCount []int32
+	terms     occTable // per term
+	ents      occTable // per entity, including mentions of places inside it
 }
 
 // occTable holds occurrences per index, reusing its slices between items;
@@ -243,7 +245,7 @@ func (t *Tagger) Tag(it *pipeline.Item) {
 			}
 			if w := p.with; w == nil {
 				accepted = append(accepted, h)
-			} else if ok, _ := t.eval(s, w); ok {
+			} else if t.holds(s, w) {
 				accepted = append(accepted, h)
 			}
 		}
@@ -365,12 +367,9 @@ func (t *Tagger) holds(s *scratch, c *ccond) bool {
 		}
 		return true
 	case OpAny:
-		if c.min > 1 {
-			ok, _ := t.eval(s, c)
-			return ok
-		}
+		n := 0
 		for _, k := range c.kids {
-			if t.holds(s, k) {
+			if n += t.count(s, k); n >= c.min {
 				return true
 			}
 		}
@@ -382,10 +381,28 @@ func (t *Tagger) holds(s *scratch, c *ccond) bool {
 		}
 	}
 	if c.near > 0 {
-		ok, _ := t.eval(s, c)
-		return ok
+		return t.near(s, c, false)
 	}
 	return true
+}
+
+// count is the number of occurrences a condition contributes to a min:
+// every occurrence of a term or entity; a nested condition counts once.
+func (t *Tagger) count(s *scratch, c *ccond) int {
+	switch c.op {
+	case OpTerm:
+		return countField(s.terms.lists[c.term], c.field)
+	case OpEntity:
+		n := 0
+		for _, e := range c.ents {
+			n += countField(s.ents.lists[e], c.field)
+		}
+		return n
+	}
+	if t.holds(s, c) {
+		return 1
+	}
+	return 0
 }
 
 // collect appends to s.groups the occurrences of each leaf that makes a
@@ -393,20 +410,19 @@ func (t *Tagger) holds(s *scratch, c *ccond) bool {
 func (t *Tagger) collect(s *scratch, c *ccond) {
 	switch c.op {
 	case OpTerm:
-		if _, o := filterField(s.terms.lists[c.term], c.field); len(o) > 0 {
+		if o := filterField(s.terms.lists[c.term], c.field); len(o) > 0 {
 			s.groups = append(s.groups, o)
 		}
 	case OpEntity:
 		for _, e := range c.ents {
-			if _, o := filterField(s.ents.lists[e], c.field); len(o) > 0 {
+			if o := filterField(s.ents.lists[e], c.field); len(o) > 0 {
 				s.groups = append(s.groups, o)
 			}
 		}
 	case OpNone:
 	case OpAll:
 		if c.near > 0 {
-			_, occs := t.eval(s, c)
-			s.groups = append(s.groups, occs)
+			t.near(s, c, true)
 			return
 		}
 		for _, k := range c.kids {
@@ -469,61 +485,24 @@ func hasField(occs []occ, field int8) bool {
 	return false
 }
 
-// eval reports whether c holds and the occurrences that make it so.
-func (t *Tagger) eval(s *scratch, c *ccond) (bool, []occ) {
-	switch c.op {
-	case OpTerm:
-		return filterField(s.terms.lists[c.term], c.field)
-	case OpEntity:
-		if len(c.ents) == 1 {
-			return filterField(s.ents.lists[c.ents[0]], c.field)
-		}
-		var out []occ
-		for _, e := range c.ents {
-			_, o := filterField(s.ents.lists[e], c.field)
-			out = merge(out, o)
-		}
-		return len(out) > 0, out
-	case OpNone:
-		for _, k := range c.kids {
-			if ok, _ := t.eval(s, k); ok {
-				return false, nil
-			}
-		}
-		return true, nil
-	case OpAny:
-		var out []occ
-		n := 0
-		for _, k := range c.kids {
-			if ok, o := t.eval(s, k); ok {
-				out = merge(out, o)
-				n += max(len(o), 1) // a none-child that holds counts once
-			}
-		}
-		return n >= c.min, out
+func countField(occs []occ, field int8) int {
+	if field < 0 {
+		return len(occs)
 	}
-	// OpAll
-	var out []occ
-	var lists [][]occ
-	for _, k := range c.kids {
-		ok, o := t.eval(s, k)
-		if !ok {
-			return false, nil
+	n := 0
+	for _, o := range occs {
+		if o.field == uint8(field) {
+			n++
 		}
-		if k.op != OpNone {
-			lists = append(lists, o)
-		}
-		out = merge(out, o)
 	}
-	if c.near > 0 && len(lists) > 1 {
-		return near(lists, c.near)
-	}
-	return true, out
+	return n
 }
 
-func filterField(occs []occ, field int8) (bool, []occ) {
+// filterField returns the occurrences in field (all for -1). The result
+// may share storage with occs.
+func filterField(occs []occ, field int8) []occ {
 	if field < 0 || len(occs) == 0 {
-		return len(occs) > 0, occs
+		return occs
 	}
 	var out []occ
 	for _, o := range occs {
@@ -531,50 +510,96 @@ func filterField(occs []occ, field int8) (bool, []occ) {
 			out = append(out, o)
 		}
 	}
-	return len(out) > 0, out
+	return out
 }
 
-// near finds windows of one field, at most n words wide, that hold an
-// occurrence from every list, and returns the occurrences in them.
-func near(lists [][]occ, n int) (bool, []occ) {
-	type lo struct {
-		o    occ
-		list int
-	}
-	var all []lo
-	for i, l := range lists {
-		for _, o := range l {
-			all = append(all, lo{o, i})
+// labeled is an occurrence of one operand of a near condition.
+type labeled struct {
+	key  uint64 // field, first word, last word: sorts in text order
+	o    occ
+	list int32
+}
+
+// gather appends the occurrences of a holding condition, labeled.
+func (t *Tagger) gather(s *scratch, c *ccond, label int32, buf []labeled) []labeled {
+	add := func(occs []occ, field int8) {
+		for _, o := range occs {
+			if field < 0 || o.field == uint8(field) {
+				buf = append(buf, labeled{key: uint64(o.field)<<48 | uint64(o.ws)<<24 | uint64(o.we), o: o, list: label})
+			}
 		}
 	}
-	slices.SortFunc(all, func(a, b lo) int { return cmpOcc(a.o, b.o) })
-	count := make([]int, len(lists))
-	covered := 0
+	switch c.op {
+	case OpTerm:
+		add(s.terms.lists[c.term], c.field)
+	case OpEntity:
+		for _, e := range c.ents {
+			add(s.ents.lists[e], c.field)
+		}
+	case OpNone:
+	default:
+		for _, k := range c.kids {
+			if t.holds(s, k) {
+				buf = t.gather(s, k, label, buf)
+			}
+		}
+	}
+	return buf
+}
+
+// near reports whether one field has a window at most c.near words wide
+// holding an occurrence of every operand of c. With keep, the occurrences
+// in such windows are added to s.groups as evidence.
+func (t *Tagger) near(s *scratch, c *ccond, keep bool) bool {
+	buf := s.nearBuf[:0]
+	lists := int32(0)
+	for _, k := range c.kids {
+		if k.op == OpNone {
+			continue
+		}
+		buf = t.gather(s, k, lists, buf)
+		lists++
+	}
+	s.nearBuf = buf
+	if lists < 2 {
+		return len(buf) > 0
+	}
+	slices.SortFunc(buf, func(a, b labeled) int { return cmp.Compare(a.key, b.key) })
+	count := s.nearCount[:0]
+	for range lists {
+		count = append(count, 0)
+	}
+	s.nearCount = count
+	covered := int32(0)
+	found := false
 	var out []occ
-	inWindow := make([]bool, len(all))
+	marked := -1 // buf[:marked+1] already in out
 	left := 0
-	for right := range all {
-		for left < right && (all[left].o.field != all[right].o.field || int(all[right].o.ws-all[left].o.ws) > n) {
-			if count[all[left].list]--; count[all[left].list] == 0 {
+	for right := range buf {
+		for left < right && (buf[left].o.field != buf[right].o.field || int(buf[right].o.ws-buf[left].o.ws) > c.near) {
+			if count[buf[left].list]--; count[buf[left].list] == 0 {
 				covered--
 			}
 			left++
 		}
-		if count[all[right].list]++; count[all[right].list] == 1 {
+		if count[buf[right].list]++; count[buf[right].list] == 1 {
 			covered++
 		}
-		if covered == len(lists) {
-			for i := left; i <= right; i++ {
-				inWindow[i] = true
+		if covered == lists {
+			if !keep {
+				return true
 			}
+			found = true
+			for i := max(left, marked+1); i <= right; i++ {
+				out = append(out, buf[i].o)
+			}
+			marked = right
 		}
 	}
-	for i, ok := range inWindow {
-		if ok {
-			out = append(out, all[i].o)
-		}
+	if found {
+		s.groups = append(s.groups, out)
 	}
-	return len(out) > 0, out
+	return found
 }
 
 func cmpBool(a, b bool) int {
@@ -589,27 +614,3 @@ func cmpBool(a, b bool) int {
 
 // unsafeString views b as a string for comparisons that do not outlive b.
 func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
-
-// merge returns the union of two lists in text order. It may return a or b
-// itself, so callers must not modify the result.
-func merge(a, b []occ) []occ {
-	switch {
-	case len(a) == 0:
-		return b
-	case len(b) == 0:
-		return a
-	}
-	out := make([]occ, 0, len(a)+len(b))
-	i, j := 0, 0
-	for i < len(a) && j < len(b) {
-		if cmpOcc(b[j], a[i]) < 0 {
-			out = append(out, b[j])
-			j++
-		} else {
-			out = append(out, a[i])
-			i++
-		}
-	}
-	out = append(out, a[i:]...)
-	return append(out, b[j:]...)
-}
