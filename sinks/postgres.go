@@ -105,19 +105,24 @@ var postgresSchema = []string{
 // are always bound parameters; only the schema name (quoted with
 // pgx.Identifier) is spliced in.
 type pgQueries struct {
-	version, upsert, clearTags, tags, clearEntities, entities string
+	upsert, clearTags, tags, clearEntities, entities string
 }
 
 func newPGQueries(schema string) pgQueries {
 	s := pgx.Identifier{schema}.Sanitize()
 	r := strings.NewReplacer("{{s}}", s)
 	return pgQueries{
-		version: r.Replace(`INSERT INTO {{s}}.item_versions (item_id, version) VALUES ($1, $2) ON CONFLICT DO NOTHING`),
-		upsert: r.Replace(`INSERT INTO {{s}}.items AS i (id, version, feed, feed_url, guid, url, title, authors,
+		// One round trip: record the version and, only if it is new,
+		// upsert the row.
+		upsert: r.Replace(`WITH v AS (
+	INSERT INTO {{s}}.item_versions (item_id, version) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1)
+INSERT INTO {{s}}.items AS i (id, version, feed, feed_url, guid, url, title, authors,
 	categories, lang, published, fetched, item_time, text, content_hash, duplicate_of, dup_kind, story_id, tags,
 	tag_names, entities, is_update)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-	$19::jsonb, $20, $21::jsonb, $22)
+SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::jsonb, $9::jsonb, $10::text,
+	$11::timestamptz, $12::timestamptz, $13::timestamptz, $14::text, $15::text, $16::text, $17::text, $18::text,
+	$19::jsonb, $20::text[], $21::jsonb, $22::boolean
+WHERE EXISTS (SELECT 1 FROM v)
 ON CONFLICT (id) DO UPDATE SET
 	version = excluded.version, feed = excluded.feed, feed_url = excluded.feed_url, guid = excluded.guid,
 	url = excluded.url, title = excluded.title, authors = excluded.authors, categories = excluded.categories,
@@ -251,18 +256,11 @@ func (p *Postgres) Write(ctx context.Context, it *pipeline.Item) error {
 }
 
 func (p *Postgres) write(ctx context.Context, tx pgx.Tx, r *itemRow) error {
-	tag, err := tx.Exec(ctx, p.q.version, r.id, r.version)
-	if err != nil {
-		return fmt.Errorf("record version: %w", err)
-	}
-	if tag.RowsAffected() == 0 {
-		return nil // this version was stored before
-	}
 	var published *time.Time
 	if !r.published.IsZero() {
 		published = &r.published
 	}
-	tag, err = tx.Exec(ctx, p.q.upsert,
+	tag, err := tx.Exec(ctx, p.q.upsert,
 		r.id, r.version, r.feed, r.feedURL, pgText(r.guid), pgText(r.url), r.title, r.authors, r.categories,
 		pgText(r.lang), published, r.fetched, r.itemTime, r.text, pgText(r.contentHash), pgText(r.duplicateOf),
 		pgText(r.dupKind), pgText(r.storyID), r.tagsJSON, r.tagNames(), r.entitiesJSON, r.isUpdate)
@@ -270,32 +268,29 @@ func (p *Postgres) write(ctx context.Context, tx pgx.Tx, r *itemRow) error {
 		return fmt.Errorf("upsert item: %w", err)
 	}
 	if tag.RowsAffected() == 0 {
-		return nil // older than the stored version: keep the row
+		return nil // this version was stored before, or is older than the stored one
 	}
-	if _, err := tx.Exec(ctx, p.q.clearTags, r.id); err != nil {
-		return fmt.Errorf("clear tags: %w", err)
-	}
+	// Replace tags and entities in one round trip.
+	b := &pgx.Batch{}
+	b.Queue(p.q.clearTags, r.id)
 	if len(r.tags) > 0 {
 		names, kinds := make([]string, len(r.tags)), make([]string, len(r.tags))
 		for i, t := range r.tags {
 			names[i], kinds[i] = t.Tag, t.Kind
 		}
-		if _, err := tx.Exec(ctx, p.q.tags, r.id, names, kinds); err != nil {
-			return fmt.Errorf("insert tags: %w", err)
-		}
+		b.Queue(p.q.tags, r.id, names, kinds)
 	}
-	if _, err := tx.Exec(ctx, p.q.clearEntities, r.id); err != nil {
-		return fmt.Errorf("clear entities: %w", err)
-	}
+	b.Queue(p.q.clearEntities, r.id)
 	if len(r.entities) > 0 {
 		n := len(r.entities)
 		ids, kinds, labels, mentions := make([]string, n), make([]string, n), make([]string, n), make([]int32, n)
 		for i, e := range r.entities {
 			ids[i], kinds[i], labels[i], mentions[i] = e.ID, e.Kind, e.Label, int32(min(max(e.Mentions, 0), 1<<31-1))
 		}
-		if _, err := tx.Exec(ctx, p.q.entities, r.id, ids, kinds, labels, mentions); err != nil {
-			return fmt.Errorf("insert entities: %w", err)
-		}
+		b.Queue(p.q.entities, r.id, ids, kinds, labels, mentions)
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("replace tags and entities: %w", err)
 	}
 	return nil
 }

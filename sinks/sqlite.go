@@ -36,6 +36,8 @@ type SQLiteConfig struct {
 type SQLite struct {
 	db   *sql.DB
 	path string
+	// Prepared once: parsing SQL was a fifth of the cost of a write.
+	stmtVersion, stmtUpsert, stmtClearTags, stmtTag, stmtClearEntities, stmtEntity *sql.Stmt
 }
 
 var _ pipeline.Sink = (*SQLite)(nil)
@@ -132,7 +134,32 @@ func OpenSQLiteConfig(cfg SQLiteConfig) (*SQLite, error) {
 		db.Close()
 		return nil, fmt.Errorf("sqlite sink %s: %w", cfg.Path, err)
 	}
+	if err := s.prepare(context.Background()); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite sink %s: %w", cfg.Path, err)
+	}
 	return s, nil
+}
+
+func (s *SQLite) prepare(ctx context.Context) error {
+	for _, p := range []struct {
+		stmt **sql.Stmt
+		sql  string
+	}{
+		{&s.stmtVersion, `INSERT INTO item_versions (item_id, version, stored_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`},
+		{&s.stmtUpsert, sqliteUpsert},
+		{&s.stmtClearTags, `DELETE FROM item_tags WHERE item_id = ?`},
+		{&s.stmtTag, `INSERT INTO item_tags (item_id, tag, kind) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`},
+		{&s.stmtClearEntities, `DELETE FROM item_entities WHERE item_id = ?`},
+		{&s.stmtEntity, `INSERT INTO item_entities (item_id, entity_id, kind, label, mentions) VALUES (?, ?, ?, ?, ?)`},
+	} {
+		st, err := s.db.PrepareContext(ctx, p.sql)
+		if err != nil {
+			return fmt.Errorf("prepare: %w", err)
+		}
+		*p.stmt = st
+	}
+	return nil
 }
 
 func (s *SQLite) migrate(ctx context.Context) error {
@@ -218,16 +245,14 @@ func (s *SQLite) write(ctx context.Context, r *itemRow) error {
 	}
 	defer tx.Rollback()
 	now := sqliteTime(time.Now())
-	res, err := tx.ExecContext(ctx,
-		`INSERT INTO item_versions (item_id, version, stored_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
-		r.id, r.version, now)
+	res, err := tx.StmtContext(ctx, s.stmtVersion).ExecContext(ctx, r.id, r.version, now)
 	if err != nil {
 		return fmt.Errorf("record version: %w", err)
 	}
 	if n, err := res.RowsAffected(); err != nil || n == 0 {
 		return err // this version was stored before: nothing to do
 	}
-	res, err = tx.ExecContext(ctx, sqliteUpsert,
+	res, err = tx.StmtContext(ctx, s.stmtUpsert).ExecContext(ctx,
 		r.id, r.version, r.feed, r.feedURL, nullString(r.guid), nullString(r.url), r.title,
 		r.authors, r.categories, nullString(r.lang), nullTime(r.published), sqliteTime(r.fetched),
 		sqliteTime(r.itemTime), r.text, nullString(r.contentHash), nullString(r.duplicateOf),
@@ -241,23 +266,21 @@ func (s *SQLite) write(ctx context.Context, r *itemRow) error {
 		}
 		return tx.Commit() // older than the stored version: keep the row
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM item_tags WHERE item_id = ?`, r.id); err != nil {
+	if _, err := tx.StmtContext(ctx, s.stmtClearTags).ExecContext(ctx, r.id); err != nil {
 		return fmt.Errorf("clear tags: %w", err)
 	}
+	tagStmt := tx.StmtContext(ctx, s.stmtTag)
 	for _, t := range r.tags {
-		if _, err := tx.ExecContext(ctx,
-			`INSERT INTO item_tags (item_id, tag, kind) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
-			r.id, t.Tag, t.Kind); err != nil {
+		if _, err := tagStmt.ExecContext(ctx, r.id, t.Tag, t.Kind); err != nil {
 			return fmt.Errorf("insert tag %s: %w", t.Tag, err)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM item_entities WHERE item_id = ?`, r.id); err != nil {
+	if _, err := tx.StmtContext(ctx, s.stmtClearEntities).ExecContext(ctx, r.id); err != nil {
 		return fmt.Errorf("clear entities: %w", err)
 	}
+	entityStmt := tx.StmtContext(ctx, s.stmtEntity)
 	for _, e := range r.entities {
-		if _, err := tx.ExecContext(ctx,
-			`INSERT INTO item_entities (item_id, entity_id, kind, label, mentions) VALUES (?, ?, ?, ?, ?)`,
-			r.id, e.ID, e.Kind, e.Label, e.Mentions); err != nil {
+		if _, err := entityStmt.ExecContext(ctx, r.id, e.ID, e.Kind, e.Label, e.Mentions); err != nil {
 			return fmt.Errorf("insert entity %s: %w", e.ID, err)
 		}
 	}
@@ -266,6 +289,9 @@ func (s *SQLite) write(ctx context.Context, r *itemRow) error {
 
 // Close closes the database.
 func (s *SQLite) Close() error {
+	for _, st := range []*sql.Stmt{s.stmtVersion, s.stmtUpsert, s.stmtClearTags, s.stmtTag, s.stmtClearEntities, s.stmtEntity} {
+		st.Close()
+	}
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("sqlite sink %s: close: %w", s.path, err)
 	}
