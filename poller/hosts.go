@@ -97,3 +97,77 @@ func (hs *hosts) acquire(ctx context.Context, name string) (func(), time.Time, e
 	}
 	return release, time.Time{}, nil
 }
+
+// tryAcquire is acquire without waiting, for the scheduler. It returns a
+// release func when a slot is free and the gap has passed; else readyAt,
+// the time the gap ends (zero when all slots are busy), or held, the end of
+// a Retry-After hold.
+func (hs *hosts) tryAcquire(name string) (release func(), readyAt, held time.Time) {
+	h := hs.get(name)
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	now := hs.now()
+	if now.Before(h.heldUntil) {
+		return nil, time.Time{}, h.heldUntil
+	}
+	if h.nextStart.After(now) {
+		return nil, h.nextStart, time.Time{}
+	}
+	select {
+	case h.slots <- struct{}{}:
+	default:
+		return nil, time.Time{}, time.Time{}
+	}
+	h.nextStart = now.Add(hs.gap)
+	return func() { <-h.slots }, time.Time{}, time.Time{}
+}
+
+// hostQueue is a min-heap of (time, host): when each host with due feeds
+// may be able to start the next one. A host may appear more than once;
+// stale entries are harmless. Not safe for concurrent use.
+type hostQueue []hostAt
+
+type hostAt struct {
+	at   time.Time
+	host string
+}
+
+func (q *hostQueue) push(at time.Time, host string) {
+	*q = append(*q, hostAt{at, host})
+	for i := len(*q) - 1; i > 0; {
+		parent := (i - 1) / 2
+		if !(*q)[i].at.Before((*q)[parent].at) {
+			break
+		}
+		(*q)[i], (*q)[parent] = (*q)[parent], (*q)[i]
+		i = parent
+	}
+}
+
+func (q hostQueue) peek() (time.Time, string, bool) {
+	if len(q) == 0 {
+		return time.Time{}, "", false
+	}
+	return q[0].at, q[0].host, true
+}
+
+func (q *hostQueue) pop() {
+	old := *q
+	n := len(old) - 1
+	old[0] = old[n]
+	*q = old[:n]
+	for i := 0; ; {
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < n && (*q)[l].at.Before((*q)[m].at) {
+			m = l
+		}
+		if r < n && (*q)[r].at.Before((*q)[m].at) {
+			m = r
+		}
+		if m == i {
+			return
+		}
+		(*q)[i], (*q)[m] = (*q)[m], (*q)[i]
+		i = m
+	}
+}

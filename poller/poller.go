@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -55,6 +56,7 @@ type Poller struct {
 	client  *client
 	hosts   *hosts
 	sem     chan struct{}
+	parsing chan struct{} // parses at once: CPU-bound, so no more than the CPUs
 	pages   *pageCache
 	metrics *metrics
 
@@ -64,9 +66,12 @@ type Poller struct {
 
 	busy []sync.Mutex // one per feed: one fetch of a feed at a time in this process
 
-	mu   sync.Mutex
-	q    queue
-	wake chan struct{}
+	mu     sync.Mutex
+	q      queue
+	hostOf []string // politeness key per feed; see hostKey
+	wake   chan struct{}
+
+	onPoll func(Result) // test hook: every finished poll
 }
 
 // New returns a poller for feeds. store keeps state and leases (nil means
@@ -102,14 +107,17 @@ func New(cfg Config, feeds []Feed, pub Publisher, store Store, log *slog.Logger)
 		client:  newClient(cfg),
 		hosts:   newHosts(cfg.PerHostConcurrency, cfg.PerHostGap),
 		sem:     make(chan struct{}, cfg.Concurrency),
+		parsing: make(chan struct{}, runtime.GOMAXPROCS(0)),
 		pages:   newPageCache(cfg.PageCacheSize),
 		metrics: newMetrics(),
 		now:     time.Now,
 		busy:    make([]sync.Mutex, len(feeds)),
 		wake:    make(chan struct{}, 1),
 	}
+	p.hostOf = make([]string, len(feeds))
 	for i, f := range p.feeds {
 		p.byName[f.Name] = i
+		p.setURL(i, f.URL)
 	}
 	return p, nil
 }
@@ -134,6 +142,7 @@ func (p *Poller) Run(ctx context.Context) error {
 		stored[st.Name] = st
 	}
 	now := p.now()
+	moved := map[int]string{} // feeds a permanent redirect moved
 	p.mu.Lock()
 	p.q = p.q[:0]
 	for i, f := range p.feeds {
@@ -146,41 +155,133 @@ func (p *Poller) Run(ctx context.Context) error {
 		default:
 			p.q.push(st.NextDue, i)
 		}
+		if ok && st.ConfiguredURL == f.URL && st.URL != "" && st.URL != f.URL {
+			moved[i] = st.URL
+		}
 	}
 	p.mu.Unlock()
+	for i, u := range moved {
+		p.setURL(i, u)
+	}
 	p.log.Info("poller started", "feeds", len(p.feeds), "instance", p.cfg.Instance)
+	defer p.client.hc.CloseIdleConnections()
 
-	var wg sync.WaitGroup
+	return p.dispatch(ctx)
+}
+
+// dispatch is the scheduler loop. Due feeds wait in per-host queues, not
+// in goroutines: a feed starts when its host has a free slot and its gap
+// has passed and a global slot is free, so at most Concurrency fetch
+// goroutines exist however many feeds are due.
+func (p *Poller) dispatch(ctx context.Context) error {
+	var (
+		wg       sync.WaitGroup
+		queues   = map[string][]int{} // host → due feeds, FIFO; "" = exempt hosts
+		ready    hostQueue            // when a host may be able to start one
+		inflight int
+		done     = make(chan string, p.cfg.Concurrency) // host of each finished fetch
+		due      []int
+	)
 	defer wg.Wait()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	var due []int
 	for {
+		now := p.now()
 		p.mu.Lock()
-		due = p.q.popDue(p.now(), due[:0])
-		next, ok := p.q.next()
+		due = p.q.popDue(now, due[:0])
 		p.mu.Unlock()
 		for _, i := range due {
-			wg.Go(func() { p.scheduled(ctx, i) })
+			h := p.hostKey(i)
+			if len(queues[h]) == 0 {
+				ready.push(now, h)
+			}
+			queues[h] = append(queues[h], i)
 		}
+		for inflight < p.cfg.Concurrency {
+			at, h, ok := ready.peek()
+			if !ok || at.After(now) {
+				break
+			}
+			ready.pop()
+			q := queues[h]
+			if len(q) == 0 {
+				continue
+			}
+			release := func() {}
+			if h != "" {
+				rel, readyAt, held := p.hosts.tryAcquire(h)
+				switch {
+				case !held.IsZero():
+					// Retry-After on this host: its queued feeds wait, as
+					// a hold, not an error.
+					p.mu.Lock()
+					for _, i := range q {
+						p.q.push(jitterAfter(held, p.cfg), i)
+					}
+					p.mu.Unlock()
+					p.metrics.fetches.WithLabelValues(OutcomeHeld).Add(float64(len(q)))
+					delete(queues, h)
+					continue
+				case rel == nil && !readyAt.IsZero():
+					ready.push(readyAt, h) // gap
+					continue
+				case rel == nil:
+					continue // all its slots busy: a finishing fetch re-queues it
+				}
+				release = rel
+			}
+			i := q[0]
+			if len(q) == 1 {
+				delete(queues, h)
+			} else {
+				queues[h] = q[1:]
+				ready.push(now, h) // tryAcquire will say when
+			}
+			inflight++
+			wg.Go(func() {
+				defer func() { done <- h }()
+				defer release()
+				p.scheduled(ctx, i)
+			})
+		}
+
 		wait := time.Hour
-		if ok {
-			wait = max(next.Sub(p.now()), 0)
+		p.mu.Lock()
+		if next, ok := p.q.next(); ok {
+			wait = next.Sub(now)
 		}
-		timer.Reset(wait)
+		p.mu.Unlock()
+		if at, _, ok := ready.peek(); ok && inflight < p.cfg.Concurrency {
+			wait = min(wait, at.Sub(now))
+		}
+		timer.Reset(max(wait, 0))
 		select {
 		case <-ctx.Done():
 			p.log.Info("poller stopping")
 			return nil
 		case <-p.wake:
 		case <-timer.C:
+		case h := <-done:
+			inflight--
+			if len(queues[h]) > 0 {
+				ready.push(p.now(), h)
+			}
 		}
 	}
 }
 
 // scheduled polls feed i for the scheduler and puts it back in the queue.
 func (p *Poller) scheduled(ctx context.Context, i int) {
-	res, err := p.poll(ctx, i, true)
+	select {
+	case p.sem <- struct{}{}:
+		defer func() { <-p.sem }()
+	case <-ctx.Done():
+		return
+	}
+	res, err := p.pollLocked(ctx, i, true)
+	if p.onPoll != nil {
+		p.onPoll(res)
+	}
 	if ctx.Err() != nil {
 		return
 	}
@@ -193,10 +294,29 @@ func (p *Poller) scheduled(ctx context.Context, i int) {
 	p.mu.Lock()
 	p.q.push(res.NextDue, i)
 	p.mu.Unlock()
-	select {
-	case p.wake <- struct{}{}:
-	default:
+}
+
+// hostKey is the politeness key of feed i: the host of its current URL,
+// or "" when that host is on the allow list (exempt).
+func (p *Poller) hostKey(i int) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.hostOf[i]
+}
+
+// setURL records where feed i is fetched now (after a permanent redirect).
+func (p *Poller) setURL(i int, raw string) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return
 	}
+	h := u.Hostname()
+	if p.client.allowedURL(u) {
+		h = ""
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.hostOf[i] = h
 }
 
 // Poll fetches feed now, bypassing its schedule and leases (replay and
@@ -209,40 +329,30 @@ func (p *Poller) Poll(ctx context.Context, feed string) (Result, error) {
 		return Result{Feed: feed}, fmt.Errorf("poll %s: no such feed", feed)
 	}
 	res, err := p.poll(ctx, i, false)
+	if p.onPoll != nil {
+		p.onPoll(res)
+	}
 	if err != nil {
 		return res, fmt.Errorf("poll %s: %w", feed, err)
 	}
 	return res, nil
 }
 
-// poll is one poll of feed i. viaSchedule takes the lease and skips the
-// feed when another instance polled it already.
+// poll is one poll of feed i, waiting for per-host politeness and a global
+// slot. viaSchedule takes the lease and skips the feed when another
+// instance polled it already.
 func (p *Poller) poll(ctx context.Context, i int, viaSchedule bool) (Result, error) {
-	f := p.feeds[i]
-	log := p.log.With("feed", f.Name)
-	res := Result{Feed: f.Name, URL: f.URL}
+	res := Result{Feed: p.feeds[i].Name, URL: p.feeds[i].URL}
 
-	u, err := url.Parse(f.URL)
-	if err != nil {
-		return res, err // ValidateFeeds checked it
-	}
-	// Politeness first, so waiting for a slow host never holds a lease or
-	// a global slot.
-	allowed := p.client.allowedURL(u)
-	if !allowed {
-		if until := p.hosts.held(u.Hostname()); !until.IsZero() {
-			res.Outcome, res.NextDue = OutcomeHeld, jitterAfter(until, p.cfg)
-			p.metrics.observe(OutcomeHeld, 0, 0, 0)
-			return res, fmt.Errorf("host %s held until %s", u.Hostname(), until.Format(time.RFC3339))
-		}
-		release, until, err := p.hosts.acquire(ctx, u.Hostname())
+	if h := p.hostKey(i); h != "" {
+		release, until, err := p.hosts.acquire(ctx, h)
 		if err != nil {
 			return res, err
 		}
 		if release == nil {
 			res.Outcome, res.NextDue = OutcomeHeld, jitterAfter(until, p.cfg)
 			p.metrics.observe(OutcomeHeld, 0, 0, 0)
-			return res, fmt.Errorf("host %s held until %s", u.Hostname(), until.Format(time.RFC3339))
+			return res, fmt.Errorf("host %s held until %s", h, until.Format(time.RFC3339))
 		}
 		defer release()
 	}
@@ -252,6 +362,14 @@ func (p *Poller) poll(ctx context.Context, i int, viaSchedule bool) (Result, err
 	case <-ctx.Done():
 		return res, ctx.Err()
 	}
+	return p.pollLocked(ctx, i, viaSchedule)
+}
+
+// pollLocked is poll once politeness and the global limit allow it.
+func (p *Poller) pollLocked(ctx context.Context, i int, viaSchedule bool) (Result, error) {
+	f := p.feeds[i]
+	log := p.log.With("feed", f.Name)
+	res := Result{Feed: f.Name, URL: f.URL}
 	p.busy[i].Lock()
 	defer p.busy[i].Unlock()
 
@@ -340,6 +458,7 @@ func (p *Poller) fetch(ctx context.Context, f Feed, st *FeedState, now time.Time
 		if resp.PermanentURL != "" && resp.PermanentURL != st.URL {
 			p.log.Info("feed moved permanently", "feed", f.Name, "from", st.URL, "to", resp.PermanentURL)
 			st.URL, res.MovedTo = resp.PermanentURL, resp.PermanentURL
+			p.setURL(p.byName[f.Name], st.URL)
 			st.ETag, st.LastModified = "", "" // validators were the old URL's
 		}
 	}
@@ -361,7 +480,9 @@ func (p *Poller) fetch(ctx context.Context, f Feed, st *FeedState, now time.Time
 			res.Outcome = OutcomeUnchanged
 			h.TTL, h.UpdatePeriod = st.FeedTTL, st.FeedUpdatePeriod
 		} else {
+			p.parsing <- struct{}{}
 			doc, err := parser.Parse(parser.Source{Name: f.Name, URL: st.URL}, resp.Body, now)
+			<-p.parsing
 			if err != nil {
 				return p.failed(f, st, res, now, fmt.Errorf("parse feed %s: %w", f.Name, err))
 			}

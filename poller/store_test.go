@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -28,7 +29,7 @@ func startNATS(t *testing.T, dir string) *pipeline.Server {
 
 // openKV connects and opens the poller's store; the connection closes with
 // the test unless the caller closes it first.
-func openKV(t *testing.T, srv *pipeline.Server, leaseTTL time.Duration) (*KVStore, *nats.Conn, jetstream.JetStream) {
+func openKV(t testing.TB, srv *pipeline.Server, leaseTTL time.Duration) (*KVStore, *nats.Conn, jetstream.JetStream) {
 	t.Helper()
 	nc, err := srv.Connect()
 	if err != nil {
@@ -246,24 +247,31 @@ func TestFailingFeedsDoNotBlockOthers(t *testing.T) {
 	for i := range 10 {
 		feeds = append(feeds, Feed{Name: fmt.Sprintf("ok%d", i), URL: fmt.Sprintf("%s/ok%d", web.URL, i)})
 	}
-	pub := newRecorder()
-	pub.ch = make(chan string, 100)
-	p := mustNew(t, cfg, feeds, pub, nil)
+	polled := make(chan Result, 100)
+	p := mustNew(t, cfg, feeds, newRecorder(), nil)
+	p.onPoll = func(r Result) { polled <- r }
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error)
 	go func() { done <- p.Run(ctx) }()
-	seen := map[string]bool{}
+	seen := map[string]string{}
 	timeout := time.After(20 * time.Second)
-	for len(seen) < 10 {
+	for len(seen) < 12 {
 		select {
-		case f := <-pub.ch:
-			seen[f] = true
+		case r := <-polled:
+			if !strings.HasPrefix(r.Feed, "hang") {
+				seen[r.Feed] = r.Outcome
+			}
 		case <-timeout:
-			t.Fatalf("only %d of 10 healthy feeds published: %v", len(seen), seen)
+			t.Fatalf("only %d of 12 other feeds polled: %v", len(seen), seen)
 		}
 	}
 	cancel()
 	<-done
+	for i := range 10 {
+		if o := seen[fmt.Sprintf("ok%d", i)]; o != OutcomeChanged {
+			t.Errorf("ok%d: outcome %q, want changed", i, o)
+		}
+	}
 	for _, name := range []string{"error", "garbage"} {
 		st, _, _ := p.store.Load(t.Context(), name)
 		if st.Errors == 0 || st.LastError == "" {
