@@ -143,6 +143,17 @@ func TestPostgresWrite(t *testing.T) {
 	if got := pgCount(t, p, `SELECT count(*) FROM item_versions WHERE item_id = 'a'`); got != 2 {
 		t.Errorf("versions of a = %d, want 2", got)
 	}
+	// An edit fetched before the stored version (delivered out of order)
+	// is recorded but does not replace the row.
+	stale := *a
+	stale.Title, stale.Fetched = "Title a (stale edit)", a.Fetched.Add(-time.Hour)
+	if err := p.Write(ctx, &stale); err != nil {
+		t.Fatal(err)
+	}
+	p.pool.QueryRow(ctx, `SELECT title FROM items WHERE id = 'a'`).Scan(&title)
+	if title != aEdited.Title {
+		t.Errorf("after stale edit, title of a = %q, want %q", title, aEdited.Title)
+	}
 
 	// The example queries of docs/sinks.md.
 	now := time.Date(2025, 8, 20, 0, 0, 0, 0, time.UTC)
@@ -258,6 +269,18 @@ func TestPostgresOpenRace(t *testing.T) {
 	}
 	if got := pgCount(t, sinks[0], `SELECT count(*) FROM item_tags`); got != n/2*30*2 {
 		t.Errorf("item_tags = %d, want %d", got, n/2*30*2)
+	}
+}
+
+func TestPostgresRejectsNewerSchema(t *testing.T) {
+	dsn, _ := postgresDSN(t)
+	p := openTestPostgres(t, dsn)
+	if _, err := p.pool.Exec(t.Context(), `INSERT INTO schema_migrations (version) VALUES ($1)`, len(postgresSchema)+1); err != nil {
+		t.Fatal(err)
+	}
+	if p2, err := OpenPostgres(t.Context(), dsn); err == nil {
+		p2.Close()
+		t.Fatalf("OpenPostgres(schema from the future) = nil error, want one")
 	}
 }
 
