@@ -3,6 +3,7 @@ package poller
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -442,6 +444,89 @@ func TestPublicAddr(t *testing.T) {
 	} {
 		if got := publicAddr(netip.MustParseAddr(tc.ip)); got != tc.want {
 			t.Errorf("publicAddr(%s) = %v, want %v", tc.ip, got, tc.want)
+		}
+	}
+}
+
+// TestPolitenessInRun: the scheduler keeps one request in flight per host
+// and starts them at least PerHostGap apart, while another host's feeds go
+// at once; the global limit holds.
+func TestPolitenessInRun(t *testing.T) {
+	var (
+		mu        sync.Mutex
+		starts    = map[string][]time.Time{}
+		inflight  = map[string]int{}
+		maxHost   = map[string]int{}
+		total     int
+		maxGlobal int
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, _ := net.SplitHostPort(r.Host)
+		mu.Lock()
+		starts[host] = append(starts[host], time.Now())
+		inflight[host]++
+		total++
+		maxHost[host] = max(maxHost[host], inflight[host])
+		maxGlobal = max(maxGlobal, total)
+		mu.Unlock()
+		time.Sleep(30 * time.Millisecond)
+		mu.Lock()
+		inflight[host]--
+		total--
+		mu.Unlock()
+		w.Write(rss(r.URL.Path, 1, ""))
+	}))
+	defer srv.Close()
+	cfg, at := namedConfig(t, srv)
+	cfg.PerHostGap = 150 * time.Millisecond
+	cfg.Concurrency = 3
+	var feeds []Feed
+	for i := range 5 {
+		feeds = append(feeds, Feed{Name: fmt.Sprintf("slow%d", i), URL: at("slow.test", fmt.Sprintf("/%d", i))})
+	}
+	for i := range 6 {
+		feeds = append(feeds, Feed{Name: fmt.Sprintf("h%d", i), URL: at(fmt.Sprintf("h%d.test", i), "/")})
+	}
+	polled := make(chan Result, len(feeds))
+	p := mustNew(t, cfg, feeds, newRecorder(), nil)
+	p.onPoll = func(r Result) { polled <- r }
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error)
+	go func() { done <- p.Run(ctx) }()
+	for range feeds {
+		select {
+		case r := <-polled:
+			if r.Outcome != OutcomeChanged {
+				t.Errorf("%s: outcome %s", r.Feed, r.Outcome)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("not every feed was polled")
+		}
+	}
+	cancel()
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	ts := starts["slow.test"]
+	if len(ts) != 5 {
+		t.Fatalf("slow.test got %d requests, want 5", len(ts))
+	}
+	for i := 1; i < len(ts); i++ {
+		if gap := ts[i].Sub(ts[i-1]); gap < cfg.PerHostGap-5*time.Millisecond {
+			t.Errorf("requests %d and %d to one host %s apart, want ≥ %s", i-1, i, gap, cfg.PerHostGap)
+		}
+	}
+	if maxHost["slow.test"] != 1 {
+		t.Errorf("max in flight to one host = %d, want 1", maxHost["slow.test"])
+	}
+	if maxGlobal > cfg.Concurrency {
+		t.Errorf("max in flight = %d, over the global limit %d", maxGlobal, cfg.Concurrency)
+	}
+	// The other hosts did not wait for slow.test's queue.
+	for i := range 6 {
+		h := fmt.Sprintf("h%d.test", i)
+		if len(starts[h]) != 1 || starts[h][0].After(ts[len(ts)-1]) {
+			t.Errorf("%s started at %v, after slow.test's last request %v", h, starts[h], ts[len(ts)-1])
 		}
 	}
 }
