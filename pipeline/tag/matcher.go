@@ -30,6 +30,7 @@ type matcher struct {
 	vocab   map[string]int32 // folded word -> word ID
 	next    map[uint64]int32 // (node<<32 | word ID) -> child node
 	outputs [][]int32        // node -> pattern indexes ending there
+	root    []int32          // word ID -> child of the root, or 0 for none
 	pats    []pattern
 }
 
@@ -74,6 +75,12 @@ func (m *matcher) add(phrase string, p pattern) {
 				child = int32(len(m.outputs))
 				m.outputs = append(m.outputs, nil)
 				m.next[key] = child
+				if node == 0 {
+					for int(id) >= len(m.root) {
+						m.root = append(m.root, 0)
+					}
+					m.root[id] = child
+				}
 			}
 			node = child
 		}
@@ -93,7 +100,7 @@ type hit struct {
 func (m *matcher) scan(ts *tokens, f uint8, ids []int32, hits []hit) ([]int32, []hit) {
 	ids = ids[:0]
 	for i := range ts.toks {
-		id, ok := m.vocab[string(ts.keyOf(i))]
+		id, ok := m.vocab[ts.keyOf(i)]
 		if !ok {
 			id = -1
 		}
@@ -108,11 +115,18 @@ func (m *matcher) scan(ts *tokens, f uint8, ids []int32, hits []hit) ([]int32, [
 			if ids[j] < 0 {
 				break
 			}
-			child, ok := m.next[uint64(node)<<32|uint64(uint32(ids[j]))]
-			if !ok {
-				break
+			if j == i {
+				if int(ids[j]) >= len(m.root) || m.root[ids[j]] == 0 {
+					break
+				}
+				node = m.root[ids[j]]
+			} else {
+				child, ok := m.next[uint64(node)<<32|uint64(uint32(ids[j]))]
+				if !ok {
+					break
+				}
+				node = child
 			}
-			node = child
 			for _, p := range m.outputs[node] {
 				if m.accept(&m.pats[p], ts, i) {
 					hits = append(hits, hit{field: f, start: int32(i), end: int32(j + 1), pat: p})

@@ -25,8 +25,16 @@ type tokens struct {
 	key  []byte // folded forms, concatenated
 }
 
-func (ts *tokens) keyOf(i int) []byte { t := ts.toks[i]; return ts.key[t.ks:t.ke] }
-func (ts *tokens) text(i int) string  { t := ts.toks[i]; return ts.src[t.start:t.end] }
+// keyOf returns the folded form of token i. A token already folded (ASCII
+// lower case) has ks < 0 and its key is the source text itself.
+func (ts *tokens) keyOf(i int) string {
+	t := ts.toks[i]
+	if t.ks < 0 {
+		return ts.src[t.start:t.end]
+	}
+	return unsafeString(ts.key[t.ks:t.ke])
+}
+func (ts *tokens) text(i int) string { t := ts.toks[i]; return ts.src[t.start:t.end] }
 
 // isWordRune reports whether r belongs inside a word.
 func isWordRune(r rune) bool {
@@ -56,21 +64,30 @@ func (ts *tokens) tokenize(s string) {
 			}
 			// ASCII fast path: lower-case while the word stays ASCII.
 			start := i
-			for i < len(s) && asciiLower[s[i]] != 0 {
+			lower := true
+			for i < len(s) {
+				l := asciiLower[s[i]]
+				if l == 0 {
+					break
+				}
+				lower = lower && l == s[i]
 				i++
+			}
+			if i < len(s) && s[i] >= utf8.RuneSelf {
+				if r, _ := utf8.DecodeRuneInString(s[i:]); isWordRune(r) && !isSoloRune(r) {
+					// The word goes on with non-ASCII letters: redo it slowly.
+					i = ts.slowWord(s, start)
+					continue
+				}
+			}
+			if lower {
+				ts.toks = append(ts.toks, token{start: int32(start), end: int32(i), ks: -1})
+				continue
 			}
 			ks := len(ts.key)
 			ts.key = append(ts.key, s[start:i]...)
 			for k := ks; k < len(ts.key); k++ {
 				ts.key[k] = asciiLower[ts.key[k]]
-			}
-			if i < len(s) && s[i] >= utf8.RuneSelf {
-				if r, _ := utf8.DecodeRuneInString(s[i:]); isWordRune(r) && !isSoloRune(r) {
-					// The word goes on with non-ASCII letters: redo it slowly.
-					ts.key = ts.key[:ks]
-					i = ts.slowWord(s, start)
-					continue
-				}
 			}
 			ts.toks = append(ts.toks, token{start: int32(start), end: int32(i), ks: int32(ks), ke: int32(len(ts.key))})
 			continue
@@ -176,7 +193,7 @@ func foldWords(phrase string) (keys, orig []string) {
 	var ts tokens
 	ts.tokenize(phrase)
 	for i := range ts.toks {
-		keys = append(keys, string(ts.keyOf(i)))
+		keys = append(keys, strings.Clone(ts.keyOf(i)))
 		orig = append(orig, norm.NFKC.String(ts.text(i)))
 	}
 	return keys, orig

@@ -444,13 +444,20 @@ func (t *Tagger) collect(s *scratch, c *ccond) {
 func (t *Tagger) pick(s *scratch) []occ {
 	limit := t.opts.MaxEvidence
 	var out []occ
-	key := func(o occ) string {
-		f := &s.fields[o.field]
-		return unsafeString(f.key[f.toks[o.ws].ks:f.toks[o.we-1].ke])
+	same := func(a, b occ) bool { // the same folded words
+		if a.we-a.ws != b.we-b.ws {
+			return false
+		}
+		fa, fb := &s.fields[a.field], &s.fields[b.field]
+		for i := range a.we - a.ws {
+			if fa.keyOf(int(a.ws+i)) != fb.keyOf(int(b.ws+i)) {
+				return false
+			}
+		}
+		return true
 	}
 	add := func(o occ) {
-		k := key(o)
-		if !slices.ContainsFunc(out, func(p occ) bool { return key(p) == k }) {
+		if !slices.ContainsFunc(out, func(p occ) bool { return same(p, o) }) {
 			out = append(out, o)
 		}
 	}
