@@ -121,6 +121,7 @@ func hasMultibyteUTF8(page []byte) bool {
 
 // pageMeta is what one pass over the page learns besides the body.
 type pageMeta struct {
+	elements int // element count, to size the extractor's tables
 	lang     string
 	ogTitle  string
 	docTitle string
@@ -154,6 +155,7 @@ func (m *pageMeta) scan(n *html.Node, depth int) {
 		return
 	}
 	if n.Type == html.ElementNode {
+		m.elements++
 		switch n.DataAtom {
 		case atom.Html:
 			if l := attr(n, "lang"); l != "" && m.lang == "" {

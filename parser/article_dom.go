@@ -60,10 +60,10 @@ func extractDOM(root *html.Node, m *pageMeta) string {
 	if body == nil {
 		return ""
 	}
-	loose := &extraction{stats: make(map[*html.Node]*nstat, 1024), drop: map[*html.Node]bool{}}
+	loose := &extraction{stats: make(map[*html.Node]*nstat, m.elements), drop: map[*html.Node]bool{}}
 	bs := loose.measure(body, 0, false)
 	strict := &extraction{strict: true, loose: loose.stats, bodyGood: bs.good,
-		stats: make(map[*html.Node]*nstat, 1024), drop: map[*html.Node]bool{}}
+		stats: make(map[*html.Node]*nstat, len(loose.stats)), drop: map[*html.Node]bool{}}
 	strict.measure(body, 0, false)
 	best := strict.text(body, m)
 	if nonSpaceLen(best) < minExtract {

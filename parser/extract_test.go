@@ -60,6 +60,7 @@ func TestText(t *testing.T) {
 		{"entities only", "Fish &amp; chips", "Fish & chips"},
 		{"blocks", "<h2>Head</h2><p>One <b>bold</b> word.</p><ul><li>a</li><li>b</li></ul>", "Head\n\nOne bold word.\n\na\n\nb"},
 		{"br lines", "<p>line one<br>line two</p>", "line one\nline two"},
+		{"double br paragraphs", "first para<br><br><br>second para<br>", "first para\n\nsecond para"},
 		{"inline spacing", "<p>a<span>b</span> <i>c</i></p>", "ab c"},
 		{"script style form", "<p>x</p><script>alert(1)</script><style>p{}</style><form><input value=v>Sign up</form>", "x"},
 		{"share block", `<p>Body.</p><div class="share-buttons"><a>Share on Facebook</a></div>`, "Body."},

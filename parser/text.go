@@ -310,8 +310,14 @@ func linkBlock(b string, linkBytes int) bool {
 	return n < 300 && linkBytes*10 >= n*9
 }
 
+// newline handles <br>: a line break, and a second one in a row ends the
+// block (blogs separate paragraphs with <br><br>).
 func (w *blockWriter) newline() {
-	if w.cur.Len() > 0 {
+	switch {
+	case w.cur.Len() == 0:
+	case w.atLineStart():
+		w.flush()
+	default:
 		w.cur.WriteByte('\n')
 	}
 	w.space = false
