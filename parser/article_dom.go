@@ -642,8 +642,34 @@ func finishArticle(blocks []string, m *pageMeta) string {
 		}
 		out = append(out, b)
 	}
+	out = cutComments(out)
 	out = stripFooters(out)
 	return strings.Join(out, "\n\n")
+}
+
+// commentHeadings open a reader-comment section.
+var commentHeadings = []string{
+	"comments", "comment", "reader comments", "readers' comments", "responses", "leave a reply",
+	"leave a comment", "post a comment", "add a comment", "join the conversation", "join the discussion",
+	"discussion", "what do you think?", "your comments", "conversation",
+}
+
+// cutComments drops a reader-comment section that scoring let through: a
+// comment heading after at least two blocks of story, and everything after
+// it.
+func cutComments(blocks []string) []string {
+	for i := 2; i < len(blocks); i++ {
+		if len(blocks[i]) > 40 {
+			continue
+		}
+		t := strings.ToLower(strings.Trim(blocks[i], " :.()0123456789"))
+		for _, h := range commentHeadings {
+			if t == h {
+				return blocks[:i]
+			}
+		}
+	}
+	return blocks
 }
 
 // datelinePrefixes open the publication line of an article ("Updated
