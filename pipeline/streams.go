@@ -2,9 +2,12 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -80,9 +83,49 @@ func Streams(subj Subjects, cfg StreamConfig) []jetstream.StreamConfig {
 // idempotent and safe to run from several processes at once.
 func Setup(ctx context.Context, js jetstream.JetStream, subj Subjects, cfg StreamConfig) error {
 	for _, sc := range Streams(subj, cfg) {
-		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+		err := Retry(ctx, func(ctx context.Context) error {
+			_, err := js.CreateOrUpdateStream(ctx, sc)
+			return err
+		})
+		if err != nil {
 			return fmt.Errorf("create stream %s: %w", sc.Name, err)
 		}
 	}
 	return nil
+}
+
+// Retry runs a JetStream API call until it succeeds, fails for a reason
+// other than a timeout or a cluster in transition, or ctx ends (at most
+// about a minute). On a cluster, two processes creating the same stream
+// or bucket at once can leave one request unanswered; the call is
+// idempotent, so asking again is the cure.
+func Retry(ctx context.Context, call func(ctx context.Context) error) error {
+	delay := 100 * time.Millisecond
+	deadline := time.Now().Add(time.Minute)
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := call(cctx)
+		cancel()
+		if err == nil || !transient(err) || ctx.Err() != nil || time.Now().After(deadline) {
+			return err
+		}
+		sleep(ctx, delay)
+		delay = min(2*delay, 2*time.Second)
+	}
+}
+
+// transient reports errors that asking again may cure.
+func transient(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrJetStreamNotEnabled) {
+		return true
+	}
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		// 503 JetStream temporarily unavailable, 500 cluster busy
+		// (e.g. "insufficient resources" while peers join).
+		return apiErr.Code == 503 || apiErr.ErrorCode == jetstream.JSErrCodeJetStreamNotEnabled ||
+			strings.Contains(apiErr.Description, "temporarily unavailable")
+	}
+	return false
 }
