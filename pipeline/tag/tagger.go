@@ -177,6 +177,8 @@ type scratch struct {
 	groups    [][]occ   // evidence candidates of one topic, one list per leaf
 	nearBuf   []labeled // scratch of near
 	nearCount []int32
+	leafA     [][]occ // scratch of near2
+	leafB     [][]occ
 	terms     occTable // per term
 	ents      occTable // per entity, including mentions of places inside it
 }
@@ -558,6 +560,15 @@ func (t *Tagger) gather(s *scratch, c *ccond, label int32, buf []labeled) []labe
 // holding an occurrence of every operand of c. With keep, the occurrences
 // in such windows are added to s.groups as evidence.
 func (t *Tagger) near(s *scratch, c *ccond, keep bool) bool {
+	var ops []*ccond
+	for _, k := range c.kids {
+		if k.op != OpNone {
+			ops = append(ops, k)
+		}
+	}
+	if len(ops) == 2 {
+		return t.near2(s, ops[0], ops[1], c.near, keep)
+	}
 	buf := s.nearBuf[:0]
 	lists := int32(0)
 	for _, k := range c.kids {
@@ -607,6 +618,84 @@ func (t *Tagger) near(s *scratch, c *ccond, keep bool) bool {
 		s.groups = append(s.groups, out)
 	}
 	return found
+}
+
+// near2 is near for two operands, without sorting: each occurrence of the
+// rarer operand looks for the other within n words by binary search.
+func (t *Tagger) near2(s *scratch, a, b *ccond, n int, keep bool) bool {
+	s.leafA = t.leaves(s, a, s.leafA[:0])
+	s.leafB = t.leaves(s, b, s.leafB[:0])
+	la, lb := s.leafA, s.leafB
+	if total(la) > total(lb) {
+		la, lb = lb, la
+	}
+	var out []occ
+	for _, l := range la {
+		for _, o := range l {
+			found := false
+			for _, m := range lb {
+				// First occurrence of m at or after o.ws-n in o's field.
+				i, _ := slices.BinarySearchFunc(m, o, func(x, o occ) int {
+					return cmp.Or(cmp.Compare(x.field, o.field), cmp.Compare(int(x.ws), int(o.ws)-n))
+				})
+				for ; i < len(m) && m[i].field == o.field && int(m[i].ws) <= int(o.ws)+n; i++ {
+					if !keep {
+						return true
+					}
+					out = append(out, m[i])
+					found = true
+					if len(out) > 4*t.opts.MaxEvidence {
+						break
+					}
+				}
+			}
+			if found {
+				out = append(out, o)
+			}
+			if len(out) > 4*t.opts.MaxEvidence {
+				break
+			}
+		}
+	}
+	if len(out) == 0 {
+		return false
+	}
+	slices.SortFunc(out, cmpOcc)
+	s.groups = append(s.groups, slices.Compact(out))
+	return true
+}
+
+func total(ls [][]occ) int {
+	n := 0
+	for _, l := range ls {
+		n += len(l)
+	}
+	return n
+}
+
+// leaves appends the occurrence lists (each in text order) of the leaves
+// of a holding condition.
+func (t *Tagger) leaves(s *scratch, c *ccond, dst [][]occ) [][]occ {
+	switch c.op {
+	case OpTerm:
+		if o := filterField(s.terms.lists[c.term], c.field); len(o) > 0 {
+			dst = append(dst, o)
+		}
+	case OpEntity:
+		for _, e := range c.ents {
+			if o := filterField(s.ents.lists[e], c.field); len(o) > 0 {
+				dst = append(dst, o)
+			}
+		}
+	case OpNone:
+	default:
+		for _, k := range c.kids {
+			if t.holds(s, k) {
+				dst = t.leaves(s, k, dst)
+			}
+		}
+	}
+	return dst
 }
 
 func cmpBool(a, b bool) int {
