@@ -11,6 +11,12 @@
 // safe for concurrent use. Feed documents are hostile input: Parse must
 // return an error, never panic, whatever the bytes.
 //
+// Body text: Text reduces a feed fragment to blocks of plain text;
+// ExtractArticle finds the main article of a full page fetched by the poller
+// (content scoring, JSON-LD articleBody, charsets); Boilerplate is the one
+// stateful type here: a per-feed learner of recurring footer blocks that the
+// poller holds per feed (see docs/extraction.md).
+//
 // It must not fetch anything (that is the poller's job), decide whether an
 // item was seen before (the dedup stage), or tag it (the tag stage).
 package parser
