@@ -171,29 +171,50 @@ type KVStore struct {
 
 // OpenStore creates (or updates) the buckets Bucket("feeds") and
 // Bucket("leases") idempotently and returns a store on them. leaseTTL is
-// Config.LeaseTTL (zero means the default).
+// Config.LeaseTTL (zero means the default). The buckets have one replica;
+// see OpenStoreReplicas for a cluster.
 func OpenStore(ctx context.Context, js jetstream.JetStream, subj pipeline.Subjects, leaseTTL time.Duration) (*KVStore, error) {
+	return OpenStoreReplicas(ctx, js, subj, leaseTTL, 1)
+}
+
+// OpenStoreReplicas is OpenStore with the buckets replicated on replicas
+// servers (3 on a three-node cluster).
+func OpenStoreReplicas(ctx context.Context, js jetstream.JetStream, subj pipeline.Subjects, leaseTTL time.Duration, replicas int) (*KVStore, error) {
 	if leaseTTL == 0 {
 		leaseTTL = DefaultConfig().LeaseTTL
 	}
-	feeds, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	open := func(cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+		var kv jetstream.KeyValue
+		err := pipeline.Retry(ctx, func(ctx context.Context) error {
+			var err error
+			kv, err = js.CreateOrUpdateKeyValue(ctx, cfg)
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("kv bucket %s: %w", cfg.Bucket, err)
+		}
+		return kv, nil
+	}
+	feeds, err := open(jetstream.KeyValueConfig{
 		Bucket:      subj.Bucket("feeds"),
 		Description: "wirewatch poller: feed state (validators, schedule, errors, counters)",
 		History:     1,
 		Storage:     jetstream.FileStorage,
+		Replicas:    max(replicas, 1),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("kv bucket %s: %w", subj.Bucket("feeds"), err)
+		return nil, err
 	}
-	leases, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	leases, err := open(jetstream.KeyValueConfig{
 		Bucket:      subj.Bucket("leases"),
 		Description: "wirewatch poller: who is fetching which feed",
 		History:     1,
 		TTL:         leaseTTL,
 		Storage:     jetstream.FileStorage,
+		Replicas:    max(replicas, 1),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("kv bucket %s: %w", subj.Bucket("leases"), err)
+		return nil, err
 	}
 	return &KVStore{feeds: feeds, leases: leases}, nil
 }

@@ -55,13 +55,17 @@ func New(ctx context.Context, js jetstream.JetStream, subj pipeline.Subjects, cf
 		bucket: subj.Bucket("dedup"), eng: NewEngine(cfg),
 	}
 	d.prefix = "$KV." + d.bucket + "."
-	_, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      d.bucket,
-		Description: "wirewatch: dedup decisions (one record per item), replayed by every dedup worker",
-		History:     1,
-		TTL:         cfg.KeepIDs,
-		Storage:     jetstream.FileStorage,
-		Replicas:    max(cfg.Replicas, 1),
+	// Retried: processes starting together on a cluster race to create it.
+	err := pipeline.Retry(ctx, func(ctx context.Context) error {
+		_, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:      d.bucket,
+			Description: "wirewatch: dedup decisions (one record per item), replayed by every dedup worker",
+			History:     1,
+			TTL:         cfg.KeepIDs,
+			Storage:     jetstream.FileStorage,
+			Replicas:    max(cfg.Replicas, 1),
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("dedup: create bucket %s: %w", d.bucket, err)
