@@ -177,7 +177,8 @@ type scratch struct {
 	groups    [][]occ   // evidence candidates of one topic, one list per leaf
 	nearBuf   []labeled // scratch of near
 	nearCount []int32
-	leafA     [][]occ // scratch of near2
+	arena     []pipeline.Evidence // evidence storage of the current item; not reused
+	leafA     [][]occ             // scratch of near2
 	leafB     [][]occ
 	terms     occTable // per term
 	ents      occTable // per entity, including mentions of places inside it
@@ -257,6 +258,10 @@ func (t *Tagger) Tag(it *pipeline.Item) {
 	}
 
 	it.Tags, it.Entities = nil, nil
+	if n := len(s.ents.touched); n > 0 {
+		it.Entities = make([]pipeline.Entity, 0, n)
+	}
+	s.arena = nil
 	for _, e := range s.ents.touched {
 		occs := s.ents.lists[e]
 		ent := t.ents[e]
@@ -340,12 +345,17 @@ func (t *Tagger) salient(occs []occ) bool {
 
 func (t *Tagger) evidence(s *scratch, occs []occ) []pipeline.Evidence {
 	n := min(len(occs), t.opts.MaxEvidence)
-	ev := make([]pipeline.Evidence, 0, n)
+	// One allocation serves several tags; each tag's slice is capped so an
+	// append by the caller cannot overwrite the next tag's evidence.
+	if cap(s.arena)-len(s.arena) < n {
+		s.arena = make([]pipeline.Evidence, 0, max(32, n))
+	}
+	start := len(s.arena)
 	for _, o := range occs[:n] {
 		src := s.fields[o.field].src
-		ev = append(ev, pipeline.Evidence{Field: fieldNames[o.field], Start: int(o.bs), End: int(o.be), Match: src[o.bs:o.be]})
+		s.arena = append(s.arena, pipeline.Evidence{Field: fieldNames[o.field], Start: int(o.bs), End: int(o.be), Match: src[o.bs:o.be]})
 	}
-	return ev
+	return s.arena[start:len(s.arena):len(s.arena)]
 }
 
 // holds reports whether c holds, doing as little work as it can: most
