@@ -1,0 +1,214 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/wirewatch/wirewatch/pipeline"
+	"github.com/wirewatch/wirewatch/poller"
+)
+
+const feedsSynopsis = `feeds [list|import FILE.opml|export|discover URL] [flags]
+
+  list             each feed's health: ok / new / backing off / held / gone,
+                   failing since, last error, next poll (reads the feed state
+                   in NATS: the running daemon's listener, --nats-url, or the
+                   embedded server's --data-dir when no daemon runs)
+  import FILE      prints the feeds of an OPML file as a 'feeds:' YAML block
+                   to add to wirewatch.yaml ('-' reads standard input)
+  export           writes the configured feeds as OPML to standard output
+  discover URL     finds a site's feeds (<link rel="alternate">, else common
+                   paths such as /feed and /rss.xml)`
+
+// runFeeds is 'wirewatch feeds'.
+func runFeeds(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	s := stdio{in: stdin, out: stdout, err: stderr, getenv: os.Getenv}
+	sub := "list"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		sub, args = args[0], args[1:]
+	}
+	fs := newFlagSet("feeds "+sub, feedsSynopsis, s)
+	cfgPath := fs.String("c", s.getenv("WIREWATCH_CONFIG"), "config file (env WIREWATCH_CONFIG)")
+	natsURL := fs.String("nats-url", "", "NATS server of a running wirewatch (list)")
+	dataDir := fs.String("data-dir", "", "embedded server data dir, when no daemon runs (list)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*cfgPath, s.getenv)
+	if err != nil {
+		return err
+	}
+	switch sub {
+	case "list":
+		return feedsList(ctx, cfg, *natsURL, *dataDir, stdout, stderr)
+	case "import":
+		if fs.NArg() != 1 {
+			return errors.New("feeds import: want one OPML file (or -)")
+		}
+		return feedsImport(fs.Arg(0), stdin, stdout)
+	case "export":
+		return poller.WriteOPML(stdout, "wirewatch feeds", cfg.Feeds)
+	case "discover":
+		if fs.NArg() != 1 {
+			return errors.New("feeds discover: want one URL")
+		}
+		found, err := poller.Discover(ctx, cfg.pollerConfig(buildVersion()), fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		if len(found) == 0 {
+			return fmt.Errorf("feeds discover: no feed found at %s", fs.Arg(0))
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "URL\tTYPE\tFOUND BY\tTITLE")
+		for _, d := range found {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", d.URL, d.Type, d.Source, d.Title)
+		}
+		return tw.Flush()
+	default:
+		fs.Usage()
+		return fmt.Errorf("feeds: unknown subcommand %q", sub)
+	}
+}
+
+func feedsImport(path string, stdin io.Reader, stdout io.Writer) error {
+	r := stdin
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return fmt.Errorf("feeds import: %w", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	feeds, err := poller.ReadOPML(r)
+	if err != nil {
+		return fmt.Errorf("feeds import %s: %w", path, err)
+	}
+	if len(feeds) == 0 {
+		return fmt.Errorf("feeds import %s: no feeds with an http(s) xmlUrl", path)
+	}
+	out, err := yaml.Marshal(struct {
+		Feeds []poller.Feed `yaml:"feeds"`
+	}{feeds})
+	if err != nil {
+		return fmt.Errorf("feeds import: %w", err)
+	}
+	fmt.Fprintf(stdout, "# %d feeds imported from %s\n", len(feeds), path)
+	_, err = stdout.Write(out)
+	return err
+}
+
+// feedsList prints the health of every configured feed and of every feed
+// with stored state.
+func feedsList(ctx context.Context, cfg Config, natsURL, dataDir string, stdout, stderr io.Writer) error {
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	nc := cfg.NATS
+	switch {
+	case natsURL != "":
+		nc.URL = natsURL
+	case dataDir != "":
+		nc.URL, nc.DataDir, nc.Listen = "", dataDir, ""
+	case nc.URL == "" && nc.Listen != "":
+		// A running daemon owns the data dir: ask its listener first.
+		try := nc
+		try.URL = "nats://" + nc.Listen
+		if b, err := openBroker(ctx, try, "feeds", log); err == nil {
+			defer b.Close()
+			return printStates(ctx, b, cfg, stdout)
+		}
+		nc.Listen = ""
+	}
+	b, err := openBroker(ctx, nc, "feeds", log)
+	if err != nil {
+		return fmt.Errorf("feeds list: %w", err)
+	}
+	defer b.Close()
+	return printStates(ctx, b, cfg, stdout)
+}
+
+func printStates(ctx context.Context, b *broker, cfg Config, stdout io.Writer) error {
+	subj, err := pipeline.NewSubjects(cfg.NATS.Prefix)
+	if err != nil {
+		return err
+	}
+	states, err := poller.States(ctx, b.js, subj)
+	if err != nil {
+		return fmt.Errorf("feeds list: %w", err)
+	}
+	writeStates(stdout, cfg.Feeds, states, time.Now())
+	return nil
+}
+
+// writeStates renders the feeds table: configured feeds in config order,
+// then stored feeds no longer configured.
+func writeStates(w io.Writer, feeds []poller.Feed, states []poller.FeedState, now time.Time) {
+	byName := make(map[string]poller.FeedState, len(states))
+	for _, st := range states {
+		byName[st.Name] = st
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "FEED\tSTATUS\tLAST OK\tNEXT POLL\tFETCHES\tITEMS\tLAST ERROR")
+	row := func(name string, st poller.FeedState, found bool, note string) {
+		status := st.Status(now)
+		if !found {
+			status = "new (never polled)"
+		}
+		if st.Errors > 0 {
+			status = fmt.Sprintf("%s (%d errors, failing since %s)", status, st.Errors, ago(st.FailingSince, now))
+		}
+		next := "-"
+		if !st.NextDue.IsZero() && !st.Gone {
+			next = ago(st.NextDue, now)
+		}
+		lastErr := st.LastError
+		if len(lastErr) > 80 {
+			lastErr = lastErr[:77] + "..."
+		}
+		fmt.Fprintf(tw, "%s%s\t%s\t%s\t%s\t%d\t%d\t%s\n", name, note, status, ago(st.LastSuccess, now), next, st.Fetches, st.Items, lastErr)
+	}
+	for _, f := range feeds {
+		st, ok := byName[f.Name]
+		row(f.Name, st, ok, "")
+		delete(byName, f.Name)
+	}
+	for _, st := range states {
+		if _, left := byName[st.Name]; left {
+			row(st.Name, st, true, " (not in config)")
+		}
+	}
+	tw.Flush()
+}
+
+// ago renders t relative to now: "3m ago", "in 12m", "-" for zero.
+func ago(t, now time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	d := now.Sub(t)
+	if d < 0 {
+		return "in " + roughDuration(-d)
+	}
+	return roughDuration(d) + " ago"
+}
+
+func roughDuration(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	}
+	return fmt.Sprintf("%dd", int(d.Hours()/24))
+}

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/wirewatch/wirewatch/pipeline"
+	"github.com/wirewatch/wirewatch/poller"
+)
+
+func TestFeedsImportExport(t *testing.T) {
+	var out, errb bytes.Buffer
+	if err := runFeeds(t.Context(), []string{"import", "../../poller/testdata/subscriptions.opml"}, nil, &out, &errb); err != nil {
+		t.Fatalf("feeds import: %v (%s)", err, errb.String())
+	}
+	for _, want := range []string{"feeds:", "name: afp-world", "url: https://www.afp.com/en/rss/world.xml", "interval: 30m0s", "full_text: true"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("feeds import output lacks %q:\n%s", want, out.String())
+		}
+	}
+	// The printed block is a valid config: export reads it back as OPML.
+	cfgPath := filepath.Join(t.TempDir(), "wirewatch.yaml")
+	if err := os.WriteFile(cfgPath, out.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if err := runFeeds(t.Context(), []string{"export", "-c", cfgPath}, nil, &out, &errb); err != nil {
+		t.Fatalf("feeds export: %v", err)
+	}
+	feeds, err := poller.ReadOPML(&out)
+	if err != nil || len(feeds) != 5 || feeds[4].Interval.String() != "30m0s" {
+		t.Errorf("export → import = %+v, %v; want the 5 imported feeds", feeds, err)
+	}
+}
+
+func TestFeedsList(t *testing.T) {
+	dir := t.TempDir()
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/broken" {
+			http.Error(w, "no", http.StatusInternalServerError)
+			return
+		}
+		w.Write([]byte(`<rss version="2.0"><channel><title>t</title><item><title>a</title><guid>a</guid></item></channel></rss>`))
+	}))
+	defer web.Close()
+	feeds := []poller.Feed{{Name: "good", URL: web.URL + "/good"}, {Name: "broken", URL: web.URL + "/broken"}, {Name: "unpolled", URL: web.URL + "/x"}}
+
+	srv, err := pipeline.StartServer(t.Context(), pipeline.ServerConfig{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := srv.Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ := jetstream.New(nc)
+	store, err := poller.OpenStore(t.Context(), js, pipeline.MustSubjects(""), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcfg := poller.DefaultConfig()
+	pcfg.AllowPrivateNetworks = true
+	p, err := poller.New(pcfg, feeds, discardPub{}, store, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Poll(t.Context(), "good")
+	p.Poll(t.Context(), "broken")
+	nc.Close()
+	srv.Shutdown()
+
+	cfgPath := filepath.Join(t.TempDir(), "wirewatch.yaml")
+	yml := "feeds:\n"
+	for _, f := range feeds {
+		yml += "  - name: " + f.Name + "\n    url: " + f.URL + "\n"
+	}
+	os.WriteFile(cfgPath, []byte(yml), 0o644)
+	var out, errb bytes.Buffer
+	if err := runFeeds(t.Context(), []string{"list", "-c", cfgPath, "--data-dir", dir}, nil, &out, &errb); err != nil {
+		t.Fatalf("feeds list: %v (%s)", err, errb.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 4 {
+		t.Fatalf("feeds list printed %d lines, want header + 3:\n%s", len(lines), out.String())
+	}
+	for i, want := range []string{"good  ", "broken  ", "unpolled  "} {
+		if !strings.HasPrefix(lines[i+1], want) {
+			t.Errorf("line %d = %q, want it to start with %q", i+1, lines[i+1], want)
+		}
+	}
+	for line, want := range map[int]string{1: "ok", 2: "backing off (1 errors", 3: "new (never polled)"} {
+		if !strings.Contains(lines[line], want) {
+			t.Errorf("line %d = %q, want %q", line, lines[line], want)
+		}
+	}
+	if !strings.Contains(lines[2], "http 500") {
+		t.Errorf("broken feed line lacks its last error: %q", lines[2])
+	}
+}
+
+func TestFeedsDiscover(t *testing.T) {
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`<html><head><link rel="alternate" type="application/atom+xml" title="Atom" href="/atom.xml"></head></html>`))
+	}))
+	defer web.Close()
+	t.Setenv("WIREWATCH_ALLOW_PRIVATE_NETWORKS", "true")
+	var out, errb bytes.Buffer
+	if err := runFeeds(t.Context(), []string{"discover", web.URL}, nil, &out, &errb); err != nil {
+		t.Fatalf("feeds discover: %v", err)
+	}
+	if !strings.Contains(out.String(), web.URL+"/atom.xml") || !strings.Contains(out.String(), "link") {
+		t.Errorf("feeds discover output:\n%s", out.String())
+	}
+}
+
+type discardPub struct{}
+
+func (discardPub) Publish(_ context.Context, _ string, _ []pipeline.Item) error { return nil }
