@@ -47,6 +47,12 @@ func (fs *feedServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, body)
 }
 
+func newTestHTTP(t *testing.T, h http.Handler) string {
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
 type rssItem struct{ guid, title, text, date string }
 
 func rss(items ...rssItem) string {
@@ -112,8 +118,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 // survive, nothing is lost and nothing is written twice.
 func TestDaemonRestart(t *testing.T) {
 	fs := &feedServer{feeds: map[string]string{}, hits: map[string]int{}}
-	srv := httptest.NewServer(fs)
-	defer srv.Close()
+	srvURL := newTestHTTP(t, fs)
 	const (
 		d1 = "Fri, 15 Aug 2025 10:00:00 GMT"
 		d2 = "Fri, 15 Aug 2025 11:00:00 GMT"
@@ -139,7 +144,7 @@ func TestDaemonRestart(t *testing.T) {
 	cfg.Poller.DefaultInterval = 200 * time.Millisecond
 	cfg.Poller.MinInterval = 100 * time.Millisecond
 	cfg.Poller.PerHostGap = -1
-	cfg.Feeds = []poller.Feed{{Name: "alpha", URL: srv.URL + "/alpha"}, {Name: "beta", URL: srv.URL + "/beta"}}
+	cfg.Feeds = []poller.Feed{{Name: "alpha", URL: srvURL + "/alpha"}, {Name: "beta", URL: srvURL + "/beta"}}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}

@@ -93,7 +93,7 @@ func daemon(ctx context.Context, cfg Config, log *slog.Logger) error {
 	defer set.Close()
 
 	pcfg := cfg.pollerConfig(buildVersion())
-	store, err := poller.OpenStore(ctx, b.js, subj, pcfg.LeaseTTL)
+	store, err := poller.OpenStoreReplicas(ctx, b.js, subj, pcfg.LeaseTTL, cfg.NATS.Replicas)
 	if err != nil {
 		return err
 	}

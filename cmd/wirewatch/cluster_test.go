@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/wirewatch/wirewatch/pipeline"
+	"github.com/wirewatch/wirewatch/poller"
+)
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startCluster starts n embedded servers forming one JetStream cluster,
+// as docker-compose.yml does with three nats containers, and returns the
+// client URLs.
+func startCluster(t *testing.T, n int) []string {
+	t.Helper()
+	routes := make([]string, n)
+	clusterPorts := make([]int, n)
+	for i := range n {
+		clusterPorts[i] = freePort(t)
+		routes[i] = fmt.Sprintf("nats://127.0.0.1:%d", clusterPorts[i])
+	}
+	urls := make([]string, n)
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	servers := make([]*pipeline.Server, n)
+	for i := range n {
+		wg.Go(func() {
+			srv, err := pipeline.StartServer(t.Context(), pipeline.ServerConfig{
+				Name:          fmt.Sprintf("nats%d", i+1),
+				DataDir:       filepath.Join(t.TempDir(), fmt.Sprintf("nats%d", i+1)),
+				Listen:        "127.0.0.1:0",
+				ClusterName:   "wirewatch",
+				ClusterListen: fmt.Sprintf("127.0.0.1:%d", clusterPorts[i]),
+				Routes:        routes,
+			})
+			servers[i], errs[i] = srv, err
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("server %d: %v", i+1, err)
+		}
+		t.Cleanup(servers[i].Shutdown)
+		urls[i] = servers[i].ClientURL()
+	}
+	// Wait for a JetStream meta leader: until then stream creation fails.
+	nc, err := nats.Connect(strings.Join(urls, ","))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := nc.Request("$JS.API.INFO", nil, time.Second)
+		if err == nil && !strings.Contains(string(resp.Data), `"error"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("jetstream cluster not ready: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return urls
+}
+
+// TestClusterTwoProcesses mirrors docker-compose.yml: a 3-node JetStream
+// cluster and two wirewatch daemons sharing the work. Every item is
+// processed once: the two JSONL sinks (one per process, both bound to the
+// same durable consumer) hold each item exactly once between them, and the
+// copy across feeds is marked once.
+func TestClusterTwoProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 3-node cluster")
+	}
+	urls := startCluster(t, 3)
+	fs := &feedServer{feeds: map[string]string{}, hits: map[string]int{}}
+	srvHTTP := newTestHTTP(t, fs)
+	const day = "Mon, 15 Sep 2025 %02d:00:00 GMT"
+	var feeds []poller.Feed
+	want := 0
+	for f := range 6 {
+		var items []rssItem
+		for i := range 5 {
+			items = append(items, rssItem{
+				guid:  fmt.Sprintf("f%d-i%d", f, i),
+				title: fmt.Sprintf("Report %d from desk %d", i, f),
+				text:  fmt.Sprintf("Desk %d filed report number %d today. %s", f, i, filler(f*10+i)),
+				date:  fmt.Sprintf(day, f+i),
+			})
+		}
+		if f == 5 { // a verbatim copy of another feed's item
+			items = append(items, rssItem{guid: "copy", title: "Copied report", text: "Desk 0 filed report number 0 today. " + filler(0), date: fmt.Sprintf(day, 20)})
+		}
+		want += len(items)
+		name := fmt.Sprintf("desk%d", f)
+		fs.set(name, rss(items...))
+		feeds = append(feeds, poller.Feed{Name: name, URL: srvHTTP + "/" + name})
+	}
+
+	dir := t.TempDir()
+	outs := []string{filepath.Join(dir, "a.jsonl"), filepath.Join(dir, "b.jsonl")}
+	var wg sync.WaitGroup
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	errc := make(chan error, 2)
+	for _, out := range outs {
+		cfg := defaultConfig(env(nil))
+		cfg.NATS.URL = strings.Join(urls, ",")
+		cfg.NATS.Replicas = 3
+		cfg.HTTP.Listen = ""
+		cfg.Rules = []string{"../../testdata/rules/summit.yaml"}
+		cfg.Sinks.JSONL.Path = out
+		cfg.Poller.AllowPrivateNetworks = true
+		cfg.Poller.DefaultInterval = time.Hour // one due time per feed in this test
+		cfg.Poller.PerHostGap = -1
+		cfg.Feeds = feeds
+		if err := cfg.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		wg.Go(func() { errc <- daemon(ctx, cfg, testLogger(t)) })
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	var items []pipeline.Item
+	for {
+		items = append(readJSONL(t, outs[0]), readJSONL(t, outs[1])...)
+		if len(items) >= want || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // room for a double delivery to show up
+	cancel()
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		if err != nil {
+			t.Errorf("daemon: %v", err)
+		}
+	}
+	a, b := readJSONL(t, outs[0]), readJSONL(t, outs[1])
+	items = append(a, b...)
+	seen := map[string]int{}
+	copies := 0
+	for _, it := range items {
+		seen[it.ID]++
+		if it.DuplicateOf != "" {
+			copies++
+		}
+	}
+	if len(items) != want || len(seen) != want {
+		t.Errorf("sinks hold %d items (%d distinct), want %d once each", len(items), len(seen), want)
+	}
+	for id, n := range seen {
+		if n > 1 {
+			t.Errorf("item %s written %d times", id, n)
+		}
+	}
+	if copies != 1 {
+		t.Errorf("%d items marked as copies, want 1", copies)
+	}
+	fs.mu.Lock()
+	for name, n := range fs.hits {
+		if n != 1 {
+			t.Errorf("feed %s fetched %d times for one due time, want 1", name, n)
+		}
+	}
+	fs.mu.Unlock()
+	t.Logf("process a wrote %d items, process b %d", len(a), len(b))
+}
+
+// filler returns 60 pseudo-random words, different for each seed, so
+// unrelated test items share no shingles.
+func filler(seed int) string {
+	var b strings.Builder
+	x := uint32(seed*2654435761 + 12345)
+	for range 60 {
+		x = x*1664525 + 1013904223
+		fmt.Fprintf(&b, "w%05d ", x>>16%20000)
+	}
+	return b.String()
+}
