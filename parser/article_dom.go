@@ -13,7 +13,7 @@ import (
 // credit their ancestors, pick the best container, add its good siblings,
 // clean the result conditionally — with the signals that make trafilatura
 // and boilerpipe better: text and link density per block, paragraph
-// structure, and a second, looser pass when the strict one finds too little.
+// structure, and looser passes when the strict one finds too little.
 
 // nstat is what the extractor knows about one element.
 type nstat struct {
@@ -34,11 +34,23 @@ type nstat struct {
 	unlikely, strong bool
 }
 
+// Pass modes, from the most to the least selective.
+const (
+	// passStrict drops elements with an unlikely class or id, except one
+	// holding most of the page's prose (a layout wrapper with a bad name).
+	passStrict = iota
+	// passRelaxed drops only strongly unlikely names (comments, related
+	// stories, recommendation widgets).
+	passRelaxed
+	// passAll drops no element for its name.
+	passAll
+)
+
 // extraction holds the state of one pass over a page.
 type extraction struct {
-	strict bool
-	// loose holds the stats of the non-strict pass; the strict pass keeps
-	// an unlikely-named element that holds most of the page's prose.
+	mode int
+	// loose holds the stats of the passAll measurement; the other passes
+	// read the class information and the prose share from it.
 	loose    map[*html.Node]*nstat
 	bodyGood int
 	stats    map[*html.Node]*nstat
@@ -60,15 +72,27 @@ func extractDOM(root *html.Node, m *pageMeta) string {
 	if body == nil {
 		return ""
 	}
-	loose := &extraction{stats: make(map[*html.Node]*nstat, m.elements), drop: map[*html.Node]bool{}}
-	bs := loose.measure(body, 0, false)
-	strict := &extraction{strict: true, loose: loose.stats, bodyGood: bs.good,
-		stats: make(map[*html.Node]*nstat, len(loose.stats)), drop: map[*html.Node]bool{}}
-	strict.measure(body, 0, false)
-	best := strict.text(body, m)
-	if nonSpaceLen(best) < minExtract {
-		if t := loose.text(body, m); len(t) > len(best) {
+	all := &extraction{mode: passAll, stats: make(map[*html.Node]*nstat, m.elements), drop: map[*html.Node]bool{}}
+	bs := all.measure(body, 0, false)
+	best := ""
+	for _, mode := range []int{passStrict, passRelaxed, passAll} {
+		x := all
+		if mode != passAll {
+			x = &extraction{mode: mode, loose: all.stats, bodyGood: bs.good,
+				stats: make(map[*html.Node]*nstat, len(all.stats)), drop: map[*html.Node]bool{}}
+			x.measure(body, 0, false)
+		}
+		// Readability's rule: when a pass finds too little, retry with
+		// fewer filters and keep the longest result. Comment sections
+		// and related-story lists are only let in when the other passes
+		// found next to nothing (a short story beside long comments must
+		// not turn into the comments).
+		if t := x.text(body, m); len(t) > len(best) {
 			best = t
+		}
+		n := nonSpaceLen(best)
+		if n >= minExtract || mode == passRelaxed && n >= minExtract/4 {
+			break
 		}
 	}
 	return best
@@ -141,9 +165,12 @@ func (x *extraction) junk(n *html.Node) bool {
 	case "navigation", "menu", "menubar", "complementary", "dialog", "alertdialog", "banner", "contentinfo", "search":
 		return true
 	}
-	if x.strict {
-		if ls := x.loose[n]; ls != nil && ls.unlikely {
+	if ls := x.loose[n]; ls != nil && ls.unlikely && n.DataAtom != atom.Main {
+		switch x.mode {
+		case passStrict:
 			return ls.good*2 <= x.bodyGood || ls.strong
+		case passRelaxed:
+			return ls.strong
 		}
 	}
 	return false
@@ -161,7 +188,12 @@ var (
 		"byline", "toolbar", "recommend", "trending", "most-popular", "mostpopular", "modal", "masthead",
 		"author-bio", "authorbio", "tags", "widget", "navbar", "navigation", "skip",
 	}
-	// strongUnlikely names are dropped in the strict pass however much
+	// notProse names blocks that may read like prose but are not the story.
+	notProse = []string{
+		"caption", "credit", "byline", "comment", "related", "share", "promo", "sponsor", "newsletter",
+		"subscribe", "footer", "sidebar", "author", "bio", "disclaimer", "correction", "editor",
+	}
+	// strongUnlikely names are dropped in the strict and relaxed passes however much
 	// text they hold.
 	strongUnlikely = []string{"comment", "disqus", "replies", "related", "recommend", "outbrain", "taboola"}
 	likelyNames    = []string{"and", "article", "body", "column", "content", "main", "shadow", "story", "entry", "post-text"}
@@ -592,7 +624,10 @@ func (x *extraction) furniture(n *html.Node, s *nstat) bool {
 		return false // holds much of the article: clean inside it instead
 	}
 	if weight+score < 0 && (weight < 0 || !isList) {
-		return true
+		// A wrapper around one paragraph of prose is kept despite a vaguely
+		// negative name ("leafmedia", "meta-para"); captions, bylines and
+		// promos are not prose wrappers.
+		return !(s.good >= 50 && s.good*10 >= s.text*6 && !containsAny(classID(n), notProse))
 	}
 	if s.commas >= 10 {
 		return false

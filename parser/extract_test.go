@@ -244,3 +244,58 @@ func TestFinishArticle(t *testing.T) {
 		})
 	}
 }
+
+func TestExtractArticleRules(t *testing.T) {
+	para := func(s string) string {
+		return "<p>" + s + ", officials said on Tuesday, adding that talks would continue next week in the capital.</p>"
+	}
+	story := para("First") + para("Second") + para("Third") + para("Fourth")
+	tests := []struct {
+		name, page, want, notWant string
+	}{
+		{
+			"negative-named wrapper of one paragraph kept",
+			`<article><div class="body"><div class="el__leafmedia"><p><cite>Rome (Wire)</cite> The lead paragraph of the story is here, and it is long enough to read as prose.</p></div>` + story + `</div></article>`,
+			"The lead paragraph of the story is here", "",
+		},
+		{
+			"caption-named prose dropped",
+			`<article><div class="body">` + story + `<div class="image-caption">The minister arrives at the summit venue on Tuesday morning, surrounded by aides.</div></div></article>`,
+			"Fourth, officials", "The minister arrives",
+		},
+		{
+			"json-ld wins over a teaser in the markup",
+			`<script type="application/ld+json">{"@type":"NewsArticle","articleBody":"` + strings.Repeat("A long body sentence, with detail. ", 40) + `"}</script><div><p>Teaser only, read the rest in the app.</p></div>`,
+			"A long body sentence", "Teaser only",
+		},
+		{
+			"markup wins over json-ld teaser",
+			`<script type="application/ld+json">{"@type":"NewsArticle","articleBody":"Short teaser of the story, not the whole of it, just a sentence or two to tempt readers in."}</script><article>` + story + `</article>`,
+			"Fourth, officials", "",
+		},
+		{
+			"comment-named section dropped",
+			`<article>` + story + `</article><div id="comments">` + strings.Repeat(para("A reader writes"), 8) + `</div>`,
+			"Fourth, officials", "A reader writes",
+		},
+		{
+			"hidden text dropped",
+			`<article>` + story + `<p style="display:none">Hidden spam text that is long enough to count as a paragraph, honest.</p></article>`,
+			"Third, officials", "Hidden spam",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := ExtractArticle([]byte("<html><body>"+tt.page+"</body></html>"), "", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(a.Text, tt.want) {
+				t.Errorf("ExtractArticle(%s).Text = %q, want it to contain %q", tt.name, a.Text, tt.want)
+			}
+			if tt.notWant != "" && strings.Contains(a.Text, tt.notWant) {
+				t.Errorf("ExtractArticle(%s).Text = %q, want no %q", tt.name, a.Text, tt.notWant)
+			}
+		})
+	}
+}
