@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -529,4 +531,38 @@ func TestPolitenessInRun(t *testing.T) {
 			t.Errorf("%s started at %v, after slow.test's last request %v", h, starts[h], ts[len(ts)-1])
 		}
 	}
+}
+
+func TestCollectors(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("If-None-Match") != "" {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		w.Header().Set("ETag", `"x"`)
+		w.Write(rss("m", 2, ""))
+	}))
+	defer srv.Close()
+	p := mustNew(t, localConfig(t, srv), []Feed{{Name: "m", URL: srv.URL}}, newRecorder(), nil)
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(p.Collectors()...)
+	p.Poll(t.Context(), "m")
+	p.Poll(t.Context(), "m")
+	for outcome, want := range map[string]float64{OutcomeChanged: 1, OutcomeNotModified: 1, OutcomeError: 0} {
+		if got := counterValue(t, p.metrics.fetches.WithLabelValues(outcome)); got != want {
+			t.Errorf("fetches_total{outcome=%q} = %v, want %v", outcome, got, want)
+		}
+	}
+	if got := counterValue(t, p.metrics.items); got != 2 {
+		t.Errorf("items_published_total = %v, want 2", got)
+	}
+}
+
+func counterValue(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
 }

@@ -69,7 +69,6 @@ type Poller struct {
 	mu     sync.Mutex
 	q      queue
 	hostOf []string // politeness key per feed; see hostKey
-	wake   chan struct{}
 
 	onPoll func(Result) // test hook: every finished poll
 }
@@ -112,7 +111,6 @@ func New(cfg Config, feeds []Feed, pub Publisher, store Store, log *slog.Logger)
 		metrics: newMetrics(),
 		now:     time.Now,
 		busy:    make([]sync.Mutex, len(feeds)),
-		wake:    make(chan struct{}, 1),
 	}
 	p.hostOf = make([]string, len(feeds))
 	for i, f := range p.feeds {
@@ -130,7 +128,7 @@ func instanceName() string {
 }
 
 // Run polls every feed on its own schedule until ctx ends, then waits for
-// fetches in flight and returns nil. Due times come from the stored state,
+// fetches in flight and returns nil. Call it once per Poller. Due times come from the stored state,
 // so a restart resumes where the last run left off.
 func (p *Poller) Run(ctx context.Context) error {
 	states, err := p.store.LoadAll(ctx)
@@ -259,7 +257,6 @@ func (p *Poller) dispatch(ctx context.Context) error {
 		case <-ctx.Done():
 			p.log.Info("poller stopping")
 			return nil
-		case <-p.wake:
 		case <-timer.C:
 		case h := <-done:
 			inflight--
