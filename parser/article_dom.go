@@ -669,7 +669,7 @@ func hasAncestorTag(n *html.Node, a atom.Atom) bool {
 func finishArticle(blocks []string, m *pageMeta) string {
 	out := blocks[:0]
 	for _, b := range blocks {
-		if b == "" || isReadMore(b) || isChrome(b) || isDateline(b) || isPointer(b) || !hasWord(b) {
+		if b == "" || isReadMore(b) || isChrome(b) || isDateline(b) || isPointer(b) || isCredit(b) || !hasWord(b) {
 			continue
 		}
 		if m != nil && (b == m.h1 || b == m.ogTitle) {

@@ -68,6 +68,8 @@ func TestText(t *testing.T) {
 		{"read more suffix", `Teaser text. Continue reading`, "Teaser text."},
 		{"hellip suffix", `<p>Teaser text [&hellip;]</p>`, "Teaser text"},
 		{"caption", `<figure><img src=a><figcaption>Photo: AP</figcaption></figure><p>Body.</p>`, "Body."},
+		{"credit line", `<p>Photo: Jane Doe/Reuters</p><p>Body.</p><p>(Image credit: NASA)</p>`, "Body."},
+		{"photo sentence kept", `<p>Photographers gathered outside the court.</p>`, "Photographers gathered outside the court."},
 		{"credit class", `<p class="image-credit">Getty Images</p><p>Body.</p>`, "Body."},
 		{"hidden", `<p style="display: none">x</p><p hidden>y</p><p>Body.</p>`, "Body."},
 		{"appeared first", `<p>Body.</p><p>The post <a>X</a> appeared first on <a>Y</a>.</p>`, "Body."},

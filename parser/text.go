@@ -53,7 +53,7 @@ func Text(fragment string) string {
 func finishBlocks(blocks []string) string {
 	out := blocks[:0]
 	for _, b := range blocks {
-		if b == "" || isReadMore(b) {
+		if b == "" || isReadMore(b) || isCredit(b) {
 			continue
 		}
 		out = append(out, b)
@@ -63,6 +63,27 @@ func finishBlocks(blocks []string) string {
 		out[len(out)-1] = trimReadMore(out[len(out)-1])
 	}
 	return strings.Join(out, "\n\n")
+}
+
+// creditPrefixes open an image credit or caption line.
+var creditPrefixes = []string{
+	"photo:", "photos:", "photo by", "photograph:", "photograph by", "image:", "image credit", "image by",
+	"images:", "picture:", "pictures:", "credit:", "credits:", "(image credit", "(photo", "(credit", "pic:",
+	"illustration:", "illustration by", "video:", "caption:", "source image:", "foto:", "bild:",
+}
+
+// isCredit reports whether b is a short image credit or caption line.
+func isCredit(b string) bool {
+	if len(b) > 160 {
+		return false
+	}
+	lower := strings.ToLower(b)
+	for _, p := range creditPrefixes {
+		if strings.HasPrefix(lower, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // readMoreSuffixes end a teaser: "… Read more", "[…]", "Continue reading →".
