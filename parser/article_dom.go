@@ -744,6 +744,8 @@ func isDateline(b string) bool {
 var pointerPrefixes = []string{
 	"related:", "read more:", "read also:", "also read:", "see also:", "see more:", "more:", "watch:",
 	"read:", "also:", "recommended:", "don't miss", "don’t miss", "read next:", "listen:", "related coverage:",
+	"lesen sie auch:", "mehr zum thema:", "lire aussi :", "lire aussi:", "à lire aussi", "leia também:", "lee también:",
+	"leggi anche:", "читайте также:",
 }
 
 // isPointer reports whether b is a short "Related: …" style line.
@@ -780,6 +782,9 @@ var chromeLines = []string{
 	"you may also like", "recommended", "read next", "more stories", "trending", "most popular",
 	"related coverage", "see also", "more from", "up next", "watch", "photos", "video",
 	"this slideshow requires javascript", "don't miss", "don’t miss", "read more", "more",
+	"anzeige", "werbung", "publicité", "publicidad", "publicidade", "pubblicità", "advertentie", "реклама",
+	"lesen sie auch", "lire aussi", "à lire aussi", "leia também", "lee también", "leggi anche", "teilen",
+	"partager", "compartir", "compartilhar", "condividi",
 }
 
 func isChrome(b string) bool {

@@ -155,6 +155,10 @@ var readMorePhrases = []string{
 	"read full article", "read the rest", "read the rest of this entry", "more", "full story",
 	"keep reading", "read on", "view full article", "click here to read more", "read article",
 	"read the original article", "see more", "learn more",
+	// de, fr, es, pt, it, nl, ru
+	"weiterlesen", "mehr lesen", "mehr", "lire la suite", "lire plus", "en savoir plus", "leer más", "leer mas",
+	"seguir leyendo", "leia mais", "continue lendo", "leggi tutto", "continua a leggere", "lees verder",
+	"lees meer", "читать далее", "читать дальше", "подробнее",
 }
 
 func isReadMoreLink(n *html.Node) bool {
