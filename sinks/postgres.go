@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
@@ -24,6 +26,41 @@ type PostgresConfig struct {
 	// bound the pool (default: pgxpool's, max(4, CPUs)).
 	DSN string `yaml:"dsn"`
 }
+
+// Validate checks that DSN is set and parses; the message never echoes
+// the DSN, which holds the password.
+func (c PostgresConfig) Validate() error {
+	if c.DSN == "" {
+		return errors.New("postgres sink: dsn is empty")
+	}
+	if _, err := pgxpool.ParseConfig(c.DSN); err != nil {
+		return errors.New("postgres sink: dsn does not parse (check its syntax)")
+	}
+	return nil
+}
+
+// Redacted returns a copy of c safe to print, the DSN's password replaced.
+func (c PostgresConfig) Redacted() PostgresConfig {
+	if c.DSN == "" {
+		return c
+	}
+	if u, err := url.Parse(c.DSN); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), "REDACTED")
+		}
+		if q := u.Query(); q.Has("password") {
+			q.Set("password", "REDACTED")
+			u.RawQuery = q.Encode()
+		}
+		c.DSN = u.String()
+		return c
+	}
+	// key=value form: password=... (possibly quoted) up to the next space.
+	c.DSN = dsnPassword.ReplaceAllString(c.DSN, "${1}REDACTED")
+	return c
+}
+
+var dsnPassword = regexp.MustCompile(`(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S*)`)
 
 // Postgres stores items in PostgreSQL through a pgx connection pool, with
 // the same tables as the SQLite sink in PostgreSQL types (timestamptz,

@@ -338,3 +338,76 @@ func BenchmarkPostgresWrite(b *testing.B) {
 		}
 	}
 }
+
+func TestPostgresConfig(t *testing.T) {
+	tests := []struct {
+		dsn     string
+		wantErr bool
+		want    string
+	}{
+		{"postgres://ww:SECRET@db:5432/news?sslmode=require", false, "postgres://ww:REDACTED@db:5432/news?sslmode=require"},
+		{"postgres://db/news?password=SECRET&sslmode=disable", false, "postgres://db/news?password=REDACTED&sslmode=disable"},
+		{"host=db user=ww password=SECRET dbname=news", false, "host=db user=ww password=REDACTED dbname=news"},
+		{"host=db password='SE CRET' dbname=news", false, "host=db password=REDACTED dbname=news"},
+		{"postgres://db/news", false, "postgres://db/news"},
+		{"", true, ""},
+		{"postgres://ww:SECRET@db:5432/news?sslmode=bogus", true, "postgres://ww:REDACTED@db:5432/news?sslmode=bogus"},
+	}
+	for _, tt := range tests {
+		c := PostgresConfig{DSN: tt.dsn}
+		err := c.Validate()
+		if (err != nil) != tt.wantErr {
+			t.Errorf("Validate(%q) = %v, want error %v", tt.dsn, err, tt.wantErr)
+		}
+		if err != nil && strings.Contains(err.Error(), "SECRET") {
+			t.Errorf("Validate(%q) = %v, echoes the password", tt.dsn, err)
+		}
+		if got := c.Redacted().DSN; got != tt.want {
+			t.Errorf("Redacted(%q) = %q, want %q", tt.dsn, got, tt.want)
+		}
+	}
+}
+
+// TestPostgresConnectionLoss kills the sink's server connections between
+// writes, as a database restart would: a write may fail (retryably, never
+// Permanent), and the next one succeeds on a fresh connection.
+func TestPostgresConnectionLoss(t *testing.T) {
+	dsn, _ := postgresDSN(t)
+	p := openTestPostgres(t, dsn)
+	ctx := t.Context()
+	if err := p.Write(ctx, testItem("before")); err != nil {
+		t.Fatal(err)
+	}
+	admin, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	var killed int
+	if err := admin.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE usename = current_user AND pid <> pg_backend_pid() AND application_name = ''`).Scan(&killed); err != nil {
+		t.Fatal(err)
+	}
+	if killed == 0 {
+		t.Fatal("no sink connection to terminate")
+	}
+	var lastErr error
+	stored := false
+	for attempt := range 3 { // what the consumer would do, without the backoff
+		lastErr = p.Write(ctx, testItem("after"))
+		if lastErr == nil {
+			stored = true
+			break
+		}
+		t.Logf("attempt %d after connection loss: %v", attempt+1, lastErr)
+		if pipeline.IsPermanent(lastErr) {
+			t.Fatalf("attempt %d after connection loss: %v is Permanent, want retryable", attempt+1, lastErr)
+		}
+	}
+	if !stored {
+		t.Fatalf("Write after connection loss never succeeded: %v", lastErr)
+	}
+	if got := pgCount(t, p, `SELECT count(*) FROM items`); got != 2 {
+		t.Errorf("items = %d, want 2", got)
+	}
+}

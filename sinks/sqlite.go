@@ -26,6 +26,18 @@ type SQLiteConfig struct {
 	BusyTimeout time.Duration `yaml:"busy_timeout"`
 }
 
+// Validate reports every problem of c, joined.
+func (c SQLiteConfig) Validate() error {
+	var errs []error
+	if c.Path == "" {
+		errs = append(errs, errors.New("sqlite sink: path is empty"))
+	}
+	if c.BusyTimeout < 0 {
+		errs = append(errs, fmt.Errorf("sqlite sink: busy_timeout %s is negative", c.BusyTimeout))
+	}
+	return errors.Join(errs...)
+}
+
 // SQLite stores items in a SQLite database file (pure Go driver, WAL
 // mode): one row per item in items, one row per tag in item_tags, one row
 // per entity in item_entities and one row per stored version in
@@ -109,10 +121,10 @@ func OpenSQLite(path string) (*SQLite, error) {
 
 // OpenSQLiteConfig is OpenSQLite with the options of cfg.
 func OpenSQLiteConfig(cfg SQLiteConfig) (*SQLite, error) {
-	if cfg.Path == "" {
-		return nil, errors.New("sqlite sink: path is empty")
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
-	if cfg.BusyTimeout <= 0 {
+	if cfg.BusyTimeout == 0 {
 		cfg.BusyTimeout = 5 * time.Second
 	}
 	// A file: URI so that '?' or '#' in the path cannot be read as DSN

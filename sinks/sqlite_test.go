@@ -339,3 +339,18 @@ func BenchmarkSQLiteRedelivery(b *testing.B) {
 		}
 	}
 }
+
+func TestSQLiteConfigValidate(t *testing.T) {
+	for _, c := range []SQLiteConfig{{}, {Path: "x.db", BusyTimeout: -time.Second}} {
+		if err := c.Validate(); err == nil {
+			t.Errorf("Validate(%+v) = nil, want an error", c)
+		}
+		if s, err := OpenSQLiteConfig(c); err == nil {
+			s.Close()
+			t.Errorf("OpenSQLiteConfig(%+v) = nil error, want one", c)
+		}
+	}
+	if err := (SQLiteConfig{Path: "x.db"}).Validate(); err != nil {
+		t.Errorf("Validate(path only) = %v", err)
+	}
+}

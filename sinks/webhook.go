@@ -87,26 +87,15 @@ var _ pipeline.Sink = (*Webhook)(nil)
 // redirected POST would silently turn into a GET). Timeouts come from
 // cfg.Timeout either way.
 func NewWebhook(cfg WebhookConfig, client doer) (*Webhook, error) {
-	u, err := url.Parse(cfg.URL)
-	if err != nil {
-		return nil, fmt.Errorf("webhook sink: url: %w", err)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("webhook sink: url %q: want an absolute http or https URL", u.Redacted())
-	}
-	if cfg.Timeout < 0 || cfg.MaxResponseBytes < 0 {
-		return nil, fmt.Errorf("webhook sink %s: timeout and max_response_bytes must not be negative", u.Host)
-	}
+	u, _ := url.Parse(cfg.URL) // checked by Validate
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 10 * time.Second
 	}
 	if cfg.MaxResponseBytes == 0 {
 		cfg.MaxResponseBytes = 64 << 10
-	}
-	for k := range cfg.Headers {
-		if k == "" || strings.ContainsAny(k, " :\r\n") {
-			return nil, fmt.Errorf("webhook sink %s: header name %q is not valid", u.Host, k)
-		}
 	}
 	if client == nil {
 		client = &http.Client{
@@ -121,6 +110,65 @@ func NewWebhook(cfg WebhookConfig, client doer) (*Webhook, error) {
 		}
 	}
 	return w, nil
+}
+
+// Validate reports every problem of cfg, joined. Messages never quote the
+// URL, which often carries a token.
+func (c WebhookConfig) Validate() error {
+	var errs []error
+	u, err := url.Parse(c.URL)
+	switch {
+	case c.URL == "":
+		errs = append(errs, errors.New("webhook sink: url is empty"))
+	case err != nil:
+		errs = append(errs, errors.New("webhook sink: url does not parse"))
+	case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		errs = append(errs, errors.New("webhook sink: url must be an absolute http or https URL"))
+	}
+	if c.Timeout < 0 {
+		errs = append(errs, fmt.Errorf("webhook sink: timeout %s is negative", c.Timeout))
+	}
+	if c.MaxResponseBytes < 0 {
+		errs = append(errs, fmt.Errorf("webhook sink: max_response_bytes %d is negative", c.MaxResponseBytes))
+	}
+	for k, v := range c.Headers {
+		if k == "" || strings.ContainsAny(k, " :\r\n\t") {
+			errs = append(errs, fmt.Errorf("webhook sink: header name %q is not valid", k))
+		}
+		if strings.ContainsAny(v, "\r\n") {
+			errs = append(errs, fmt.Errorf("webhook sink: header %s: value contains a line break", k))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Redacted returns a copy of c safe to print: the secret, header values
+// and the URL's password, path and query (which often hold a token) are
+// replaced.
+func (c WebhookConfig) Redacted() WebhookConfig {
+	if c.Secret != "" {
+		c.Secret = "REDACTED"
+	}
+	if len(c.Headers) > 0 {
+		h := make(map[string]string, len(c.Headers))
+		for k := range c.Headers {
+			h[k] = "REDACTED"
+		}
+		c.Headers = h
+	}
+	if u, err := url.Parse(c.URL); err == nil && u.Host != "" {
+		r := url.URL{Scheme: u.Scheme, Host: u.Host}
+		if u.User != nil {
+			r.User = url.UserPassword(u.User.Username(), "REDACTED")
+		}
+		if u.Path != "" && u.Path != "/" || u.RawQuery != "" {
+			r.Path = "/REDACTED"
+		}
+		c.URL = r.String()
+	} else if c.URL != "" {
+		c.URL = "REDACTED"
+	}
+	return c
 }
 
 // StatusError is a non-2xx response from a webhook receiver.

@@ -339,3 +339,33 @@ func BenchmarkWebhookWrite(b *testing.B) {
 		}
 	}
 }
+
+func TestWebhookConfigRedacted(t *testing.T) {
+	tests := []struct {
+		name, url, want string
+	}{
+		{"token in path", "https://hooks.example.org/services/T000/B000/XXXXSECRET", "https://hooks.example.org/REDACTED"},
+		{"token in query", "https://h.example.org/?token=SECRET", "https://h.example.org/REDACTED"},
+		{"basic auth", "https://me:SECRET@h.example.org", "https://me:REDACTED@h.example.org"},
+		{"plain", "http://127.0.0.1:8080", "http://127.0.0.1:8080"},
+		{"unparsable", "http://[::1:SECRET", "REDACTED"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := WebhookConfig{URL: tt.url, Secret: "SECRET", Headers: map[string]string{"Authorization": "Bearer SECRET"}}
+			r := c.Redacted()
+			if r.URL != tt.want {
+				t.Errorf("Redacted().URL = %q, want %q", r.URL, tt.want)
+			}
+			if s := fmt.Sprintf("%+v", r); strings.Contains(s, "SECRET") {
+				t.Errorf("Redacted() = %s, still holds the secret", s)
+			}
+			if c.Headers["Authorization"] != "Bearer SECRET" {
+				t.Errorf("Redacted changed the original headers")
+			}
+			if err := c.Validate(); err != nil && strings.Contains(err.Error(), "SECRET") {
+				t.Errorf("Validate() = %v, echoes the URL", err)
+			}
+		})
+	}
+}
