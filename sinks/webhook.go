@@ -39,6 +39,9 @@ const (
 // WebhookConfig configures one webhook sink (an entry under sinks: in
 // wirewatch.yaml). The sink is off when URL is empty.
 type WebhookConfig struct {
+	// Name tells several webhooks apart: it names the consumer and the
+	// dead-letter subject (see SinkName). Default: none.
+	Name string `yaml:"name"`
 	// URL receives a POST of the item JSON (http or https).
 	URL string `yaml:"url"`
 	// Secret keys the HMAC-SHA256 signature. Empty sends no signature
@@ -112,7 +115,18 @@ func NewWebhook(cfg WebhookConfig, client doer) (*Webhook, error) {
 	return w, nil
 }
 
-// Validate reports every problem of cfg, joined. Messages never quote the
+// SinkName is the name to give pipeline.SinkConfig: "webhook", or
+// "webhook-<name>" when Name is set, so each webhook has its own durable
+// consumer (sink-webhook-<name>) and dead-letter subject
+// (dlq.webhook-<name>).
+func (c WebhookConfig) SinkName() string {
+	if c.Name == "" {
+		return "webhook"
+	}
+	return "webhook-" + pipeline.Token(c.Name)
+}
+
+// Validate reports every problem of c, joined. Messages never quote the
 // URL, which often carries a token.
 func (c WebhookConfig) Validate() error {
 	var errs []error

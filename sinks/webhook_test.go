@@ -369,3 +369,13 @@ func TestWebhookConfigRedacted(t *testing.T) {
 		})
 	}
 }
+
+func TestWebhookSinkName(t *testing.T) {
+	subj := pipeline.MustSubjects("")
+	for name, want := range map[string]string{"": "sink-webhook", "Slack Alerts": "sink-webhook-slack_alerts"} {
+		c := WebhookConfig{Name: name}
+		if got := pipeline.SinkConfig(subj, c.SinkName()).Name; got != want {
+			t.Errorf("consumer of webhook %q = %q, want %q", name, got, want)
+		}
+	}
+}
