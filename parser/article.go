@@ -46,11 +46,11 @@ func ExtractArticle(page []byte, contentType, pageURL string) (Article, error) {
 	}
 	page, err := decodePage(page, contentType)
 	if err != nil {
-		return Article{}, fmt.Errorf("extract %s: %w", pageURL, err)
+		return Article{}, fmt.Errorf("extract %s: %w", pageName(pageURL), err)
 	}
 	root, err := html.Parse(bytes.NewReader(stripRaw(page)))
 	if err != nil {
-		return Article{}, fmt.Errorf("extract %s: parse html: %w", pageURL, err)
+		return Article{}, fmt.Errorf("extract %s: parse html: %w", pageName(pageURL), err)
 	}
 	var m pageMeta
 	m.scan(root, 0)
@@ -65,6 +65,13 @@ func ExtractArticle(page []byte, contentType, pageURL string) (Article, error) {
 		a.Text, a.Source = domText, "dom"
 	}
 	return a, nil
+}
+
+func pageName(pageURL string) string {
+	if pageURL == "" {
+		return "page"
+	}
+	return pageURL
 }
 
 // useJSONLD decides between the schema.org articleBody and the text found by
