@@ -2,6 +2,7 @@ package tag
 
 import (
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -38,6 +39,9 @@ func (ts *tokens) text(i int) string { t := ts.toks[i]; return ts.src[t.start:t.
 
 // isWordRune reports whether r belongs inside a word.
 func isWordRune(r rune) bool {
+	if 0x2000 <= r && r <= 0x206f || 0x3000 <= r && r <= 0x303f || r == 0xa0 {
+		return false // general and CJK punctuation, no-break space: common, never words
+	}
 	return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r) || unicode.Is(unicode.Mc, r) ||
 		unicode.Is(unicode.No, r)
 }
@@ -187,9 +191,35 @@ func appendFold(dst []byte, word string) []byte {
 	return append(dst, out...)
 }
 
+// foldCache remembers foldWords results: a reload compiles the same
+// gazetteer names again, and folding them is most of its cost.
+var foldCache = struct {
+	sync.Mutex
+	m map[string][2][]string
+}{m: map[string][2][]string{}}
+
+const foldCacheMax = 1 << 18
+
 // foldWords returns the folded tokens of a phrase (an alias or a term), and
-// the original text of each token.
+// the original text of each token. The slices are shared: do not modify.
 func foldWords(phrase string) (keys, orig []string) {
+	foldCache.Lock()
+	v, ok := foldCache.m[phrase]
+	foldCache.Unlock()
+	if ok {
+		return v[0], v[1]
+	}
+	keys, orig = foldWordsUncached(phrase)
+	foldCache.Lock()
+	if len(foldCache.m) >= foldCacheMax {
+		clear(foldCache.m)
+	}
+	foldCache.m[phrase] = [2][]string{keys, orig}
+	foldCache.Unlock()
+	return keys, orig
+}
+
+func foldWordsUncached(phrase string) (keys, orig []string) {
 	var ts tokens
 	ts.tokenize(phrase)
 	for i := range ts.toks {
