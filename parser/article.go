@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"mime"
 	"strings"
 	"unicode/utf8"
 
@@ -36,13 +37,17 @@ type Article struct {
 // ExtractArticle finds the main article body of an HTML page. contentType
 // is the HTTP Content-Type header (its charset wins over <meta charset>;
 // "" when unknown) and pageURL the page address (may be ""). Malformed HTML
-// is repaired the way browsers do; an error is returned only when the page
-// cannot be decoded at all. An empty Text with a nil error means the page
+// is repaired the way browsers do; an error is returned only when the
+// Content-Type names something other than HTML (or XHTML, XML, plain text,
+// octet-stream) or the page cannot be decoded at all. An empty Text with a nil error means the page
 // has no recognisable article. It never panics and is safe for concurrent
 // use.
 func ExtractArticle(page []byte, contentType, pageURL string) (Article, error) {
 	if len(page) > MaxPageSize {
 		page = page[:MaxPageSize]
+	}
+	if !htmlType(contentType) {
+		return Article{}, fmt.Errorf("extract %s: content type %q is not HTML", pageName(pageURL), contentType)
 	}
 	page, err := decodePage(page, contentType)
 	if err != nil {
@@ -65,6 +70,23 @@ func ExtractArticle(page []byte, contentType, pageURL string) (Article, error) {
 		a.Text, a.Source = domText, "dom"
 	}
 	return a, nil
+}
+
+// htmlType reports whether a Content-Type may hold an HTML page; an empty
+// or unparsable one may (servers get it wrong; the parser copes).
+func htmlType(contentType string) bool {
+	if contentType == "" {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return true
+	}
+	switch mt {
+	case "text/html", "application/xhtml+xml", "text/plain", "application/xml", "text/xml", "application/octet-stream":
+		return true
+	}
+	return false
 }
 
 func pageName(pageURL string) string {

@@ -88,6 +88,33 @@ func TestText(t *testing.T) {
 	}
 }
 
+func TestExtractArticleContentType(t *testing.T) {
+	page := []byte("<p>" + strings.Repeat("Some words, of prose, here. ", 30) + "</p>")
+	tests := []struct {
+		contentType string
+		wantErr     bool
+	}{
+		{"", false},
+		{"text/html; charset=utf-8", false},
+		{"application/xhtml+xml", false},
+		{"TEXT/HTML", false},
+		{"garbage;;;", false},
+		{"application/pdf", true},
+		{"image/png", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.contentType, func(t *testing.T) {
+			a, err := ExtractArticle(page, tt.contentType, "https://example.com/a")
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("ExtractArticle(%q) error = %v, wantErr %v", tt.contentType, err, tt.wantErr)
+			}
+			if !tt.wantErr && !strings.Contains(a.Text, "Some words") {
+				t.Errorf("ExtractArticle(%q).Text = %q", tt.contentType, a.Text)
+			}
+		})
+	}
+}
+
 func TestExtractArticleCharset(t *testing.T) {
 	latin1 := []byte("<html><head><meta charset=\"iso-8859-1\"></head><body><div><p>" +
 		strings.Repeat("Le caf\xe9 est ferm\xe9, dit-il, et la client\xe8le est partie. ", 12) + "</p></div></body></html>")
