@@ -203,7 +203,11 @@ func tagsOf(t *testing.T, db *sql.DB, id string) []string {
 }
 
 func TestSQLiteHostileText(t *testing.T) {
-	s := openTestSQLite(t, filepath.Join(t.TempDir(), "odd?name#1.db"))
+	path := filepath.Join(t.TempDir(), "odd ?name#1%20.db")
+	s := openTestSQLite(t, path)
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("database not created at the exact path: %v", err)
+	}
 	it := testItem("nul\x00id", "tag\x00x")
 	it.Title = "bad \xff utf8 and \x00 nul"
 	it.Text = "'); DROP TABLE items; --"
