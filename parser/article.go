@@ -39,9 +39,9 @@ type Article struct {
 // "" when unknown) and pageURL the page address (may be ""). Malformed HTML
 // is repaired the way browsers do; an error is returned only when the
 // Content-Type names something other than HTML (or XHTML, XML, plain text,
-// octet-stream) or the page cannot be decoded at all. An empty Text with a nil error means the page
-// has no recognisable article. It never panics and is safe for concurrent
-// use.
+// octet-stream) or the page cannot be decoded at all. An empty Text with
+// a nil error means the page has no recognisable article. It never panics
+// and is safe for concurrent use.
 func ExtractArticle(page []byte, contentType, pageURL string) (Article, error) {
 	if len(page) > MaxPageSize {
 		page = page[:MaxPageSize]
