@@ -278,7 +278,7 @@ func TestSQLiteRejectsNewerSchema(t *testing.T) {
 	}
 }
 
-// benchItems returns real news articles (ECB+, ~3.3 KB of text each) as
+// benchItems returns real news articles (ECB+, 1.9 KB of text on average) as
 // tagged items, or synthetic ones when the dev data is not there.
 func benchItems(b *testing.B) []*pipeline.Item {
 	b.Helper()
