@@ -298,9 +298,16 @@ func (t *Tagger) resolve(s *scratch, all bool) {
 		}
 		s.kept = append(s.kept, h)
 	}
-	slices.SortFunc(s.kept, func(a, b hit) int {
-		return cmp.Or(cmp.Compare(a.field, b.field), cmp.Compare(a.start, b.start), cmp.Compare(b.end, a.end))
-	})
+	// scan emits hits by field, start, then end ascending: reversing each
+	// run of one start puts the longest first, without sorting.
+	for i := 0; i < len(s.kept); {
+		j := i + 1
+		for j < len(s.kept) && s.kept[j].field == s.kept[i].field && s.kept[j].start == s.kept[i].start {
+			j++
+		}
+		slices.Reverse(s.kept[i:j])
+		i = j
+	}
 	var last hit
 	have := false
 	var seen []int32 // entities already counted at the current span
