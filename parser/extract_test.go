@@ -328,3 +328,24 @@ func TestExtractArticleRules(t *testing.T) {
 		})
 	}
 }
+
+func TestIsTeaser(t *testing.T) {
+	long := strings.Repeat("word ", TeaserWords+10)
+	tests := []struct {
+		name, text, fragment string
+		want                 bool
+	}{
+		{"short", "Officials met on Friday.", "", true},
+		{"long", long, "<p>" + long + "</p>", false},
+		{"long with ellipsis", long + "and then…", "", true},
+		{"long with read more link", long, "<p>" + long + `</p><p><a class="more-link" href="/x">Continue reading</a></p>`, true},
+		{"empty", "", "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := IsTeaser(tt.text, tt.fragment); got != tt.want {
+				t.Errorf("IsTeaser(%.30q, %.30q) = %v, want %v", tt.text, tt.fragment, got, tt.want)
+			}
+		})
+	}
+}

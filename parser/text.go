@@ -48,6 +48,35 @@ func Text(fragment string) string {
 	return finishBlocks(w.blocks())
 }
 
+// TeaserWords is the length below which IsTeaser calls a text a teaser.
+const TeaserWords = 120
+
+// IsTeaser reports whether a feed item's body looks like a teaser rather
+// than the whole story, so that the poller may fetch the article page
+// (per feed, when full_text is "auto"): text is the item's Text, fragment
+// the HTML it came from (may be ""). A teaser is short (under TeaserWords
+// words), or its HTML ends with a "Read more"/"Continue reading" link, or
+// its text ends in an ellipsis ("…", "...", "[…]").
+func IsTeaser(text, fragment string) bool {
+	if len(strings.Fields(text)) < TeaserWords {
+		return true
+	}
+	t := strings.TrimSpace(text)
+	if strings.HasSuffix(t, "…") || strings.HasSuffix(t, "...") || strings.HasSuffix(t, "[…]") {
+		return true
+	}
+	if fragment == "" {
+		return false
+	}
+	tail := strings.ToLower(fragment[max(0, len(fragment)-400):])
+	for _, p := range []string{"read more", "continue reading", "read the full", "keep reading", "more-link", "read-more"} {
+		if strings.Contains(tail, p) {
+			return true
+		}
+	}
+	return false
+}
+
 // finishBlocks drops empty blocks, "Read more" lines and trailing footers,
 // and joins the rest with blank lines.
 func finishBlocks(blocks []string) string {
