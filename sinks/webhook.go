@@ -187,17 +187,20 @@ func (c WebhookConfig) Redacted() WebhookConfig {
 
 // StatusError is a non-2xx response from a webhook receiver.
 type StatusError struct {
-	URL    string
+	// Host is the receiver's host (not the whole URL, which may hold a
+	// token).
+	Host   string
 	Status int
 	// Body is the start of the response body, for the log.
 	Body string
 }
 
+// Error implements error.
 func (e *StatusError) Error() string {
 	if e.Body == "" {
-		return fmt.Sprintf("post %s: status %d", e.URL, e.Status)
+		return fmt.Sprintf("post %s: status %d", e.Host, e.Status)
 	}
-	return fmt.Sprintf("post %s: status %d: %q", e.URL, e.Status, e.Body)
+	return fmt.Sprintf("post %s: status %d: %q", e.Host, e.Status, e.Body)
 }
 
 // wants reports whether the filter lets it through.
@@ -251,7 +254,7 @@ func (w *Webhook) Write(ctx context.Context, it *pipeline.Item) error {
 		// Delivered even if reading the rest of the body failed.
 		return nil
 	}
-	serr := &StatusError{URL: w.host, Status: resp.StatusCode, Body: snippet}
+	serr := &StatusError{Host: w.host, Status: resp.StatusCode, Body: snippet}
 	err = fmt.Errorf("webhook sink: %s: %w", it.ID, serr)
 	if rerr != nil {
 		err = fmt.Errorf("%w (reading body: %v)", err, rerr)
