@@ -274,7 +274,7 @@ func (w *Webhook) Write(ctx context.Context, it *pipeline.Item) error {
 func (w *Webhook) drain(body io.ReadCloser) (string, error) {
 	defer body.Close()
 	var head bytes.Buffer
-	_, err := io.Copy(io.MultiWriter(capWriter{&head, 256}, io.Discard), io.LimitReader(body, w.cfg.MaxResponseBytes))
+	_, err := io.Copy(capWriter{&head, 256}, io.LimitReader(body, w.cfg.MaxResponseBytes))
 	return strings.ToValidUTF8(strings.TrimSpace(head.String()), "\uFFFD"), err
 }
 
