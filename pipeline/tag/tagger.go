@@ -48,8 +48,6 @@ type Tagger struct {
 	parent []int32 // entity index -> enclosing entity index, or -1
 	terms  []string
 	topics []ctopic
-	// withs[entity][alias] is the compiled context of a conditional alias.
-	withs map[[2]int32]*ccond
 	pool  sync.Pool
 }
 
@@ -85,7 +83,7 @@ func NewWith(r *Rules, opts Options) *Tagger {
 	if r == nil {
 		r = &Rules{}
 	}
-	t := &Tagger{rules: r, opts: opts.withDefaults(), m: newMatcher(), withs: map[[2]int32]*ccond{}}
+	t := &Tagger{rules: r, opts: opts.withDefaults(), m: newMatcher()}
 	idx := make(map[string]int32, len(r.Entities))
 	for i, e := range r.Entities {
 		idx[e.ID] = int32(i)
@@ -138,7 +136,6 @@ func NewWith(r *Rules, opts Options) *Tagger {
 			t.m.add(a.Text, pattern{entity: int32(i), alias: int32(j), term: -1, exact: a.Case, proper: a.Proper})
 			if a.With != nil {
 				w := compile(a.With, -1)
-				t.withs[[2]int32{int32(i), int32(j)}] = w
 				for k := range t.m.pats {
 					if p := &t.m.pats[k]; p.entity == int32(i) && p.alias == int32(j) {
 						p.with = w
