@@ -48,7 +48,7 @@ type Tagger struct {
 	parent []int32 // entity index -> enclosing entity index, or -1
 	terms  []string
 	topics []ctopic
-	pool  sync.Pool
+	pool   sync.Pool
 }
 
 type ctopic struct {
