@@ -24,6 +24,11 @@ type SQLiteConfig struct {
 	// the database lock before the attempt fails (and is retried by the
 	// consumer). Default 5s.
 	BusyTimeout time.Duration `yaml:"busy_timeout"`
+	// Fsync makes every commit durable on disk before the item is
+	// acknowledged (synchronous=FULL). Without it (synchronous=NORMAL, the
+	// usual WAL setting) a crash of wirewatch loses nothing, but a power
+	// loss or OS crash may lose the last acknowledged items.
+	Fsync bool `yaml:"fsync"`
 }
 
 // Validate reports every problem of c, joined.
@@ -131,9 +136,13 @@ func OpenSQLiteConfig(cfg SQLiteConfig) (*SQLite, error) {
 	// parameters. _txlock=immediate takes the write lock at BEGIN, so two
 	// writers wait for each other (busy_timeout) instead of failing on a
 	// lock upgrade.
+	sync := "NORMAL"
+	if cfg.Fsync {
+		sync = "FULL"
+	}
 	dsn := "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(cfg.Path) +
 		fmt.Sprintf("?_txlock=immediate&_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)"+
-			"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)", cfg.BusyTimeout.Milliseconds())
+			"&_pragma=synchronous(%s)&_pragma=foreign_keys(1)", cfg.BusyTimeout.Milliseconds(), sync)
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite sink %s: %w", cfg.Path, err)

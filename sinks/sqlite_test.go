@@ -180,9 +180,20 @@ func TestSQLiteWrite(t *testing.T) {
 		t.Errorf("items with entity anchorage = %d, want 2", got)
 	}
 	var mode string
+	var sync int
 	s2.db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode)
-	if mode != "wal" {
-		t.Errorf("journal_mode = %q, want wal", mode)
+	s2.db.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&sync)
+	if mode != "wal" || sync != 1 {
+		t.Errorf("journal_mode = %q, synchronous = %d; want wal, 1 (NORMAL)", mode, sync)
+	}
+	s3, err := OpenSQLiteConfig(SQLiteConfig{Path: path, Fsync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s3.Close()
+	s3.db.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&sync)
+	if sync != 2 {
+		t.Errorf("with Fsync, synchronous = %d, want 2 (FULL)", sync)
 	}
 }
 
@@ -309,20 +320,24 @@ func benchItems(b *testing.B) []*pipeline.Item {
 }
 
 func BenchmarkSQLiteWrite(b *testing.B) {
-	s, err := OpenSQLite(filepath.Join(b.TempDir(), "items.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	items := benchItems(b)
-	i := 0
-	for b.Loop() {
-		it := *items[i%len(items)]
-		it.ID = fmt.Sprintf("item-%d", i)
-		i++
-		if err := s.Write(b.Context(), &it); err != nil {
-			b.Fatal(err)
-		}
+	for _, fsync := range []bool{false, true} {
+		b.Run(fmt.Sprintf("fsync=%v", fsync), func(b *testing.B) {
+			s, err := OpenSQLiteConfig(SQLiteConfig{Path: filepath.Join(b.TempDir(), "items.db"), Fsync: fsync})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			items := benchItems(b)
+			i := 0
+			for b.Loop() {
+				it := *items[i%len(items)]
+				it.ID = fmt.Sprintf("item-%d", i)
+				i++
+				if err := s.Write(b.Context(), &it); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 
