@@ -137,7 +137,12 @@ func NewStage(js jetstream.JetStream, cfg StageConfig, h Handler, metrics *Metri
 // Run consumes until ctx ends, then finishes the message in hand and
 // returns nil. It returns an error only when the consumer cannot be set up.
 func (s *Stage) Run(ctx context.Context) error {
-	cons, err := s.js.CreateOrUpdateConsumer(ctx, s.cfg.Stream, s.cfg.Consumer())
+	var cons jetstream.Consumer
+	err := Retry(ctx, func(ctx context.Context) error {
+		var err error
+		cons, err = s.js.CreateOrUpdateConsumer(ctx, s.cfg.Stream, s.cfg.Consumer())
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("stage %s: consumer on %s: %w", s.cfg.Name, s.cfg.Stream, err)
 	}
@@ -160,7 +165,12 @@ func (s *Stage) Run(ctx context.Context) error {
 		}
 		if err := batch.Error(); err != nil && ctx.Err() == nil &&
 			!errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
-			s.log.Warn("fetch ended", "err", err)
+			if errors.Is(err, nats.ErrNoResponders) {
+				// A new consumer on a cluster has no leader yet.
+				s.log.Debug("fetch ended", "err", err)
+			} else {
+				s.log.Warn("fetch ended", "err", err)
+			}
 			sleep(ctx, time.Second)
 		}
 	}

@@ -100,17 +100,19 @@ func Setup(ctx context.Context, js jetstream.JetStream, subj Subjects, cfg Strea
 // or bucket at once can leave one request unanswered; the call is
 // idempotent, so asking again is the cure.
 func Retry(ctx context.Context, call func(ctx context.Context) error) error {
-	delay := 100 * time.Millisecond
+	// A create normally answers in well under a second; an unanswered
+	// one is retried soon, with a longer wait each time for slow clusters.
+	delay, wait := 100*time.Millisecond, time.Second
 	deadline := time.Now().Add(time.Minute)
 	for {
-		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		cctx, cancel := context.WithTimeout(ctx, wait)
 		err := call(cctx)
 		cancel()
 		if err == nil || !transient(err) || ctx.Err() != nil || time.Now().After(deadline) {
 			return err
 		}
 		sleep(ctx, delay)
-		delay = min(2*delay, 2*time.Second)
+		delay, wait = min(2*delay, 2*time.Second), min(2*wait, 10*time.Second)
 	}
 }
 

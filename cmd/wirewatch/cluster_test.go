@@ -138,7 +138,8 @@ func TestClusterTwoProcesses(t *testing.T) {
 		}
 		wg.Go(func() { errc <- daemon(ctx, cfg, testLogger(t)) })
 	}
-	deadline := time.Now().Add(90 * time.Second)
+	start := time.Now()
+	deadline := start.Add(90 * time.Second)
 	var items []pipeline.Item
 	for {
 		items = append(readJSONL(t, outs[0]), readJSONL(t, outs[1])...)
@@ -147,6 +148,7 @@ func TestClusterTwoProcesses(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	t.Logf("%d items in the sinks after %s", len(items), time.Since(start).Round(time.Millisecond))
 	time.Sleep(time.Second) // room for a double delivery to show up
 	cancel()
 	wg.Wait()

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -108,11 +107,28 @@ func daemon(ctx context.Context, cfg Config, log *slog.Logger) error {
 	stageCtx, stopStages := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopStages()
 	var stages errgroup.Group
+	stageErr := make(chan error, len(set.stages))
 	for _, st := range set.stages {
-		stages.Go(func() error { return st.Run(stageCtx) })
+		stages.Go(func() error {
+			err := st.Run(stageCtx)
+			if err != nil {
+				stageErr <- err
+			}
+			return err
+		})
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
+	// A stage that cannot run (its consumer cannot be created) stops the
+	// daemon: running without it would pile work up unnoticed.
+	g.Go(func() error {
+		select {
+		case err := <-stageErr:
+			return err
+		case <-gctx.Done():
+			return nil
+		}
+	})
 	g.Go(func() error { return pl.Run(gctx) })
 	g.Go(func() error {
 		return tag.Watch(gctx, cfg.Rules, 5*time.Second, func(t *tag.Tagger) {
@@ -128,8 +144,8 @@ func daemon(ctx context.Context, cfg Config, log *slog.Logger) error {
 	err = g.Wait()
 	log.Info("shutting down: poller stopped, finishing in-flight messages")
 	stopStages()
-	if serr := stages.Wait(); serr != nil {
-		err = errors.Join(err, serr)
+	if serr := stages.Wait(); serr != nil && err == nil {
+		err = serr
 	}
 	return err
 }
