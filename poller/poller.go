@@ -151,7 +151,7 @@ func (p *Poller) Run(ctx context.Context) error {
 		case st.Gone:
 			p.log.Info("feed is gone, not polled", "feed", f.Name, "url", st.URL)
 		default:
-			p.q.push(st.NextDue, i)
+			p.q.push(p.resumeAt(f, st), i)
 		}
 		if ok && st.ConfiguredURL == f.URL && st.URL != "" && st.URL != f.URL {
 			moved[i] = st.URL
@@ -265,6 +265,20 @@ func (p *Poller) dispatch(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// resumeAt is when a stored feed is next due: its stored due time, brought
+// forward when the config now asks for a shorter interval than the one that
+// due time was computed with (after a restart with a new config).
+func (p *Poller) resumeAt(f Feed, st FeedState) time.Time {
+	if st.Errors > 0 || st.LastSuccess.IsZero() || !st.HeldUntil.IsZero() {
+		return st.NextDue
+	}
+	d := interval(p.cfg, f, hints{MaxAge: st.HeaderHint, TTL: st.FeedTTL, UpdatePeriod: st.FeedUpdatePeriod})
+	if want := st.LastSuccess.Add(time.Duration(float64(d) * (1 + p.cfg.Jitter))); want.Before(st.NextDue) {
+		return want
+	}
+	return st.NextDue
 }
 
 // scheduled polls feed i for the scheduler and puts it back in the queue.
@@ -405,8 +419,8 @@ func (p *Poller) pollLocked(ctx context.Context, i int, viaSchedule bool) (Resul
 			res.Outcome = OutcomeSkipped
 			return res, nil
 		}
-		if st.NextDue.After(now) {
-			res.Outcome, res.NextDue = OutcomeSkipped, st.NextDue
+		if due := p.resumeAt(f, st); due.After(now) {
+			res.Outcome, res.NextDue = OutcomeSkipped, due
 			p.metrics.observe(OutcomeSkipped, 0, 0, 0)
 			return res, nil
 		}
@@ -512,6 +526,7 @@ func (p *Poller) fetch(ctx context.Context, f Feed, st *FeedState, now time.Time
 	st.Errors, st.LastError, st.FailingSince = 0, "", time.Time{}
 	st.HeldUntil = time.Time{}
 	st.LastSuccess = now
+	st.HeaderHint = max(h.MaxAge, h.Expires)
 	st.Interval = interval(p.cfg, f, h)
 	res.NextDue = now.Add(jitter(st.Interval, p.cfg.Jitter, p.cfg.MaxInterval))
 	return res, nil

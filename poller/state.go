@@ -36,6 +36,9 @@ type FeedState struct {
 	// sy:updatePeriod) from the last parse, kept for 304 and unchanged polls.
 	FeedTTL          time.Duration `json:"feed_ttl,omitempty"`
 	FeedUpdatePeriod time.Duration `json:"feed_update_period,omitempty"`
+	// HeaderHint is the longer of Cache-Control max-age and Expires from
+	// the last successful response.
+	HeaderHint time.Duration `json:"header_hint,omitempty"`
 
 	LastAttempt time.Time `json:"last_attempt,omitzero"`
 	LastSuccess time.Time `json:"last_success,omitzero"`

@@ -214,6 +214,14 @@ func TestRestartKeepsState(t *testing.T) {
 	if err != nil || res.Outcome != OutcomeNotModified {
 		t.Errorf("poll after restart = %+v, %v; want not_modified", res, err)
 	}
+	// A shorter configured interval brings the stored due time forward.
+	cfg.DefaultInterval = 2 * time.Minute
+	p = mustNew(t, cfg, feeds, pub, store)
+	st, _, _ := store.Load(t.Context(), "r")
+	if due := p.resumeAt(feeds[0], st); due.After(st.LastSuccess.Add(2*time.Minute+13*time.Second)) || !due.Before(st.NextDue) {
+		t.Errorf("with interval 2m: resume at %s after last success, want ≤ 2m12s (stored due in %s)",
+			due.Sub(st.LastSuccess), st.NextDue.Sub(st.LastSuccess))
+	}
 	states, err := States(t.Context(), js, pipeline.MustSubjects(""))
 	if err != nil || len(states) != 1 || states[0].NotModified != 1 || states[0].Fetches != 2 {
 		t.Errorf("States = %+v, %v; want one feed with 2 fetches, 1 not modified", states, err)
