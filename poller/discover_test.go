@@ -1,6 +1,9 @@
 package poller
 
 import (
+	"bytes"
+	"compress/gzip"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -108,6 +111,32 @@ func FuzzHeaders(f *testing.F) {
 		}
 		if d := parseRetryAfter(retryAfter, now, time.Hour); d < 0 || d > time.Hour {
 			t.Errorf("parseRetryAfter(%q) = %s, outside [0, 1h]", retryAfter, d)
+		}
+	})
+}
+
+// FuzzReadBody: whatever a server sends as a (gzip) body, readBody returns
+// at most the caps and never panics.
+func FuzzReadBody(f *testing.F) {
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(bytes.Repeat([]byte("a"), 5000))
+	zw.Close()
+	f.Add(gz.Bytes(), true)
+	f.Add([]byte("<rss></rss>"), false)
+	f.Add([]byte("\x1f\x8b\x08\x00garbage"), true)
+	c := newClient(Config{MaxBody: 1024, MaxDecompressed: 4096}.withDefaults())
+	f.Fuzz(func(t *testing.T, body []byte, gzipped bool) {
+		resp := &http.Response{Header: http.Header{}, Body: io.NopCloser(bytes.NewReader(body)), ContentLength: -1}
+		if gzipped {
+			resp.Header.Set("Content-Encoding", "gzip")
+		}
+		got, wire, err := c.readBody(resp)
+		if err == nil && (int64(len(got)) > 4096 || wire > 1024) {
+			t.Errorf("readBody returned %d bytes (%d on the wire) past the caps", len(got), wire)
+		}
+		if err == nil && !gzipped && !bytes.Equal(got, body) {
+			t.Errorf("identity body changed")
 		}
 	})
 }
