@@ -46,6 +46,15 @@ func (m *matcher) add(phrase string, p pattern) {
 		// since hyphens separate words).
 		variants = append(variants, strings.NewReplacer("-", "", "‐", "", "‑", "", "–", "").Replace(phrase))
 	}
+	if p.term >= 0 {
+		// Terms also match the English plural of their last word:
+		// "land swap" finds "land swaps", "truce" finds "truces".
+		for _, v := range variants {
+			if pl := plural(v); pl != "" {
+				variants = append(variants, pl)
+			}
+		}
+	}
 	seen := map[string]bool{}
 	for _, v := range variants {
 		keys, orig := foldWords(v)
@@ -161,4 +170,24 @@ func (m *matcher) accept(p *pattern, ts *tokens, i int) bool {
 		}
 	}
 	return true
+}
+
+// plural returns phrase with its last word in the regular English plural,
+// or "" when the last word is not a plain lower-case ASCII word or already
+// ends in s.
+func plural(phrase string) string {
+	i := strings.LastIndexFunc(phrase, func(r rune) bool { return r < 'a' || r > 'z' })
+	w := phrase[i+1:]
+	if len(w) < 3 {
+		return ""
+	}
+	switch {
+	case strings.HasSuffix(w, "s"):
+		return ""
+	case strings.HasSuffix(w, "x"), strings.HasSuffix(w, "ch"), strings.HasSuffix(w, "sh"), strings.HasSuffix(w, "z"):
+		return phrase + "es"
+	case strings.HasSuffix(w, "y") && !strings.ContainsAny(w[len(w)-2:len(w)-1], "aeiou"):
+		return phrase[:len(phrase)-1] + "ies"
+	}
+	return phrase + "s"
 }

@@ -95,6 +95,8 @@ func TestMatching(t *testing.T) {
 		{"proper Turkey capitalised", "", "Turkey and Syria", []string{"turkey"}, nil},
 		{"word boundaries", "", "Kyivstar and NATOs and Kievan", nil, nil},
 		{"hyphen variants", "", "a ceasefire, then a cease fire", nil, []string{"ceasefire"}},
+		{"plural of a term", "", "two truces failed", nil, []string{"ceasefire"}},
+		{"no plural of an alias", "", "the Kyivs of this world", nil, nil},
 		{"CJK without spaces", "", "我们在北京开会", []string{"beijing", "china"}, nil},
 		{"near within", "", "Kyiv agreed to talks", []string{"kyiv"}, []string{"kyiv-talks"}},
 		{"near too far", "", "Kyiv said that it would consider more talks", []string{"kyiv"}, nil},

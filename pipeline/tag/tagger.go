@@ -171,7 +171,7 @@ type scratch struct {
 	ids       []int32
 	hits      []hit
 	kept      []hit
-	groups    [][]occ   // evidence candidates of one topic, one list per leaf
+	groups    []group   // evidence candidates of one topic
 	nearBuf   []labeled // scratch of near
 	nearCount []int32
 	arena     []pipeline.Evidence // evidence storage of the current item; not reused
@@ -427,12 +427,12 @@ func (t *Tagger) collect(s *scratch, c *ccond) {
 	switch c.op {
 	case OpTerm:
 		if o := filterField(s.terms.lists[c.term], c.field); len(o) > 0 {
-			s.groups = append(s.groups, o)
+			s.groups = append(s.groups, group{occs: o})
 		}
 	case OpEntity:
 		for _, e := range c.ents {
 			if o := filterField(s.ents.lists[e], c.field); len(o) > 0 {
-				s.groups = append(s.groups, o)
+				s.groups = append(s.groups, group{occs: o})
 			}
 		}
 	case OpNone:
@@ -453,10 +453,11 @@ func (t *Tagger) collect(s *scratch, c *ccond) {
 	}
 }
 
-// pick chooses up to MaxEvidence occurrences from s.groups, different
-// matched texts only: first every group's term matches (they say why a
-// topic holds, where names say only who), then round-robin over the
-// groups, so every reason shows.
+// pick chooses up to MaxEvidence occurrences from s.groups: round-robin
+// over the groups so that every reason shows, in each round terms first
+// (they say why a topic holds, where names say only who). A leaf's group
+// gives one occurrence, a near group as many as fit; an occurrence that
+// repeats a chosen text or overlaps a chosen match is skipped.
 func (t *Tagger) pick(s *scratch) []occ {
 	limit := t.opts.MaxEvidence
 	var out []occ
@@ -472,25 +473,39 @@ func (t *Tagger) pick(s *scratch) []occ {
 		}
 		return true
 	}
-	add := func(o occ) {
-		if !slices.ContainsFunc(out, func(p occ) bool { return same(p, o) }) {
-			out = append(out, o)
+	usable := func(o occ) bool {
+		for _, p := range out {
+			if same(p, o) || p.field == o.field && p.ws < o.we && o.ws < p.we {
+				return false
+			}
 		}
+		return true
 	}
-	for _, termsFirst := range []bool{true, false} {
-		for r := 0; len(out) < limit; r++ {
-			more := false
-			for _, g := range s.groups {
-				if r < len(g) && len(out) < limit {
-					more = true
-					if !termsFirst || g[r].term {
-						add(g[r])
+	cursor := make([]int, len(s.groups))
+	picked := make([]bool, len(s.groups))
+	for len(out) < limit {
+		more := false
+		for _, terms := range []bool{true, false} {
+			for gi, g := range s.groups {
+				if picked[gi] && !g.multi {
+					continue
+				}
+				for cursor[gi] < len(g.occs) && len(out) < limit {
+					o := g.occs[cursor[gi]]
+					if o.term != terms {
+						break
+					}
+					cursor[gi]++
+					if usable(o) {
+						out = append(out, o)
+						picked[gi], more = true, true
+						break
 					}
 				}
 			}
-			if !more {
-				break
-			}
+		}
+		if !more {
+			break
 		}
 	}
 	return out
@@ -534,6 +549,13 @@ func filterField(occs []occ, field int8) []occ {
 		}
 	}
 	return out
+}
+
+// group is the evidence candidates of one leaf of a topic (one term or
+// entity: one of them is shown) or of one near condition (as many as fit).
+type group struct {
+	occs  []occ
+	multi bool
 }
 
 // labeled is an occurrence of one operand of a near condition.
@@ -629,7 +651,7 @@ func (t *Tagger) near(s *scratch, c *ccond, keep bool) bool {
 		}
 	}
 	if found {
-		s.groups = append(s.groups, out)
+		s.groups = append(s.groups, group{occs: out, multi: true})
 	}
 	return found
 }
@@ -675,7 +697,7 @@ func (t *Tagger) near2(s *scratch, a, b *ccond, n int, keep bool) bool {
 		return false
 	}
 	slices.SortFunc(out, cmpOcc)
-	s.groups = append(s.groups, slices.Compact(out))
+	s.groups = append(s.groups, group{occs: slices.Compact(out), multi: true})
 	return true
 }
 
