@@ -69,9 +69,13 @@ func (c *pageCache) put(pg page) {
 // fullText replaces each item's text with the article body of its page,
 // fetched through the guarded client (conditional GET, same caps), when
 // extraction finds one. Failures leave the feed's text in place.
-func (p *Poller) fullText(ctx context.Context, f Feed, items []pipeline.Item) []pipeline.Item {
+func (p *Poller) fullText(ctx context.Context, f Feed, items []pipeline.Item, pollStart time.Time) []pipeline.Item {
 	log := p.log.With("feed", f.Name)
-	deadline := p.now().Add(p.cfg.LeaseTTL / 2)
+	// Pages must not keep the poll past its lease: stop starting them at
+	// half the lease, and cut a page fetch in flight at three quarters.
+	deadline := pollStart.Add(p.cfg.LeaseTTL / 2)
+	ctx, cancel := context.WithDeadline(ctx, pollStart.Add(p.cfg.LeaseTTL*3/4))
+	defer cancel()
 	fetched := 0
 	for i := range items {
 		it := &items[i]

@@ -499,7 +499,7 @@ func (p *Poller) fetch(ctx context.Context, f Feed, st *FeedState, now time.Time
 			}
 			items := doc.Items
 			if f.FullText {
-				items = p.fullText(ctx, f, items)
+				items = p.fullText(ctx, f, items, now)
 			}
 			if len(items) > 0 {
 				if err := p.pub.Publish(ctx, f.Name, items); err != nil {
