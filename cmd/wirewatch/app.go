@@ -136,9 +136,8 @@ func (s *stageSet) Close() error {
 
 // stageOptions are what run and replay set differently.
 type stageOptions struct {
-	rules    *tag.Rules
-	jsonl    string
-	fsync    bool
+	tagger   *tag.Tagger
+	sinks    SinksConfig
 	tags     bool
 	window   time.Duration
 	workers  int
@@ -151,7 +150,7 @@ func buildStages(ctx context.Context, b *broker, subj pipeline.Subjects, sc pipe
 		return nil, err
 	}
 	set := &stageSet{}
-	tagger := tag.New(o.rules)
+	tagger := o.tagger
 
 	dd, err := newDedup(ctx, b.js, subj, o, tagger, log)
 	if err != nil {
@@ -181,14 +180,40 @@ func buildStages(ctx context.Context, b *broker, subj pipeline.Subjects, sc pipe
 	if o.tags {
 		addSink(sinks.NATSTagsConfig(subj), sinks.NewNATSTags(subj))
 	}
-	if o.jsonl != "" {
-		j, err := sinks.OpenJSONL(o.jsonl, o.fsync)
+	fail := func(err error) (*stageSet, error) {
+		set.Close()
+		return nil, err
+	}
+	if c := o.sinks.JSONL; c.Path != "" {
+		j, err := sinks.OpenJSONL(c.Path, c.Fsync)
 		if err != nil {
-			set.Close()
-			return nil, err
+			return fail(err)
 		}
 		set.closers = append(set.closers, j)
 		addSink(pipeline.SinkConfig(subj, "jsonl"), pipeline.SinkHandler(j))
+	}
+	if c := o.sinks.SQLite; c.Path != "" {
+		db, err := sinks.OpenSQLiteConfig(c)
+		if err != nil {
+			return fail(err)
+		}
+		set.closers = append(set.closers, db)
+		addSink(pipeline.SinkConfig(subj, "sqlite"), pipeline.SinkHandler(db))
+	}
+	if c := o.sinks.Postgres; c.DSN != "" {
+		db, err := sinks.OpenPostgres(ctx, c.DSN)
+		if err != nil {
+			return fail(err)
+		}
+		set.closers = append(set.closers, db)
+		addSink(pipeline.SinkConfig(subj, "postgres"), pipeline.SinkHandler(db))
+	}
+	for _, c := range o.sinks.Webhooks {
+		wh, err := sinks.NewWebhook(c, nil)
+		if err != nil {
+			return fail(err)
+		}
+		addSink(pipeline.SinkConfig(subj, c.SinkName()), pipeline.SinkHandler(wh))
 	}
 	return set, nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/wirewatch/wirewatch/pipeline"
 	"github.com/wirewatch/wirewatch/poller"
+	"github.com/wirewatch/wirewatch/sinks"
 )
 
 // Config is the whole wirewatch.yaml. Unknown keys are errors. Every field
@@ -81,8 +82,11 @@ type DedupConfig struct {
 
 // SinksConfig enables destinations; a sink with no path/url is off.
 type SinksConfig struct {
-	JSONL    JSONLConfig `yaml:"jsonl"`
-	NATSTags *bool       `yaml:"nats_tags"`
+	JSONL    JSONLConfig           `yaml:"jsonl"`
+	SQLite   sinks.SQLiteConfig    `yaml:"sqlite"`
+	Postgres sinks.PostgresConfig  `yaml:"postgres"`
+	Webhooks []sinks.WebhookConfig `yaml:"webhooks"`
+	NATSTags *bool                 `yaml:"nats_tags"`
 }
 
 // JSONLConfig is the JSON-lines file sink.
@@ -219,6 +223,8 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 		"WIREWATCH_LOG_LEVEL":        &c.Log.Level,
 		"WIREWATCH_LOG_FORMAT":       &c.Log.Format,
 		"WIREWATCH_JSONL_PATH":       &c.Sinks.JSONL.Path,
+		"WIREWATCH_SQLITE_PATH":      &c.Sinks.SQLite.Path,
+		"WIREWATCH_POSTGRES_DSN":     &c.Sinks.Postgres.DSN,
 	}
 	for k, p := range str {
 		if v, ok := lookup(getenv, k); ok {
@@ -281,6 +287,27 @@ func (c *Config) Validate() error {
 		if f.Interval < 0 {
 			bad(key+".interval", "%s: must not be negative", f.Interval)
 		}
+	}
+	if c.Sinks.SQLite.Path != "" {
+		if err := c.Sinks.SQLite.Validate(); err != nil {
+			bad("sinks.sqlite", "%v", err)
+		}
+	}
+	if c.Sinks.Postgres.DSN != "" {
+		if err := c.Sinks.Postgres.Validate(); err != nil {
+			bad("sinks.postgres", "%v", err)
+		}
+	}
+	hooks := map[string]int{}
+	for i, w := range c.Sinks.Webhooks {
+		key := fmt.Sprintf("sinks.webhooks[%d]", i)
+		if err := w.Validate(); err != nil {
+			bad(key, "%v", err)
+		}
+		if j, dup := hooks[w.SinkName()]; dup {
+			bad(key+".name", "%q: webhooks[%d] has the same name; give each webhook its own name", w.Name, j)
+		}
+		hooks[w.SinkName()] = i
 	}
 	if c.Dedup.Window < time.Minute {
 		bad("dedup.window", "%s: want at least 1m", c.Dedup.Window)
@@ -353,6 +380,12 @@ func (c Config) redacted() Config {
 		c.NATS.Credentials = "<redacted>"
 	}
 	c.NATS.URL = redactURL(c.NATS.URL)
+	c.Sinks.Postgres = c.Sinks.Postgres.Redacted()
+	hooks := make([]sinks.WebhookConfig, len(c.Sinks.Webhooks))
+	for i, w := range c.Sinks.Webhooks {
+		hooks[i] = w.Redacted()
+	}
+	c.Sinks.Webhooks = hooks
 	return c
 }
 

@@ -68,6 +68,7 @@ func runReplay(ctx context.Context, args []string, s stdio) error {
 	if err != nil {
 		return fmt.Errorf("replay: rules: %w", err)
 	}
+	tagger := tag.New(rs)
 	feeds, err := scanReplayDir(*feedsDir)
 	if err != nil {
 		return fmt.Errorf("replay: %w", err)
@@ -79,7 +80,7 @@ func runReplay(ctx context.Context, args []string, s stdio) error {
 		}
 	}
 	r := &replayer{
-		feeds: feeds, rules: rs, out: *out, dataDir: *dataDir, concurrency: *concurrency,
+		feeds: feeds, tagger: tagger, out: *out, dataDir: *dataDir, concurrency: *concurrency,
 		log: log, progress: s.err,
 	}
 	sum, err := r.run(ctx)
@@ -214,7 +215,7 @@ func (c *collector) take() []pipeline.Item {
 
 type replayer struct {
 	feeds       []replayFeed
-	rules       *tag.Rules
+	tagger      *tag.Tagger
 	out         string
 	dataDir     string
 	concurrency int
@@ -240,7 +241,7 @@ func (r *replayer) run(ctx context.Context) (*summary, error) {
 	defer b.Close()
 	subj := pipeline.MustSubjects("")
 	set, err := buildStages(ctx, b, subj, pipeline.StreamConfig{}, stageOptions{
-		rules: r.rules, jsonl: r.out, tags: true, window: 72 * time.Hour, workers: 1,
+		tagger: r.tagger, sinks: SinksConfig{JSONL: JSONLConfig{Path: r.out}}, tags: true, window: 72 * time.Hour, workers: 1,
 	}, nil, r.log)
 	if err != nil {
 		return nil, err

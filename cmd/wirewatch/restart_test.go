@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	_ "modernc.org/sqlite"
 
 	"github.com/wirewatch/wirewatch/pipeline"
 	"github.com/wirewatch/wirewatch/poller"
@@ -140,6 +143,7 @@ func TestDaemonRestart(t *testing.T) {
 	cfg.HTTP.Listen = ""
 	cfg.Rules = []string{"../../testdata/rules/summit.yaml"}
 	cfg.Sinks.JSONL.Path = out
+	cfg.Sinks.SQLite.Path = filepath.Join(dir, "items.db")
 	cfg.Poller.AllowPrivateNetworks = true
 	cfg.Poller.DefaultInterval = 200 * time.Millisecond
 	cfg.Poller.MinInterval = 100 * time.Millisecond
@@ -192,6 +196,19 @@ func TestDaemonRestart(t *testing.T) {
 	}
 	if got, want := byGUID["b1"].DuplicateOf, byGUID["a1"].ID; got != want || byGUID["b1"].DupKind != pipeline.DupExact {
 		t.Errorf("b1 (copy of a1 seen before the restart): duplicate_of=%q dup_kind=%q, want %q exact", got, byGUID["b1"].DupKind, want)
+	}
+	// The SQLite sink, fed by its own durable consumer, agrees.
+	db, err := sql.Open("sqlite", cfg.Sinks.SQLite.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var rows, copies int
+	if err := db.QueryRow(`SELECT count(*), count(duplicate_of) FROM items`).Scan(&rows, &copies); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 5 || copies != 1 {
+		t.Errorf("sqlite holds %d items, %d copies; want 5 and 1", rows, copies)
 	}
 	for _, g := range []string{"a1", "a2", "a3", "b0"} {
 		if byGUID[g].DuplicateOf != "" {

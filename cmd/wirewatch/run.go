@@ -67,7 +67,12 @@ func daemon(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if len(cfg.Feeds) == 0 {
 		log.Warn("no feeds configured: stages and sinks run, nothing is polled", "config", cfg.path)
 	}
-	rules, err := tag.Load(cfg.Rules...)
+	var tagStage *pipeline.TagStage
+	rules, err := tag.NewReloader(cfg.Rules, true, func(t *tag.Tagger) {
+		if tagStage != nil {
+			tagStage.SetTagger(t)
+		}
+	}, log.With("component", "rules"))
 	if err != nil {
 		return fmt.Errorf("rules: %w", err)
 	}
@@ -84,12 +89,13 @@ func daemon(ctx context.Context, cfg Config, log *slog.Logger) error {
 	metrics := pipeline.NewMetrics(reg)
 	tagsOn := cfg.Sinks.NATSTags == nil || *cfg.Sinks.NATSTags
 	set, err := buildStages(ctx, b, subj, pipeline.StreamConfig{Replicas: cfg.NATS.Replicas, MaxAge: cfg.NATS.Retention},
-		stageOptions{rules: rules, jsonl: cfg.Sinks.JSONL.Path, fsync: cfg.Sinks.JSONL.Fsync, tags: tagsOn,
+		stageOptions{tagger: rules.Tagger(), sinks: cfg.Sinks, tags: tagsOn,
 			window: cfg.Dedup.Window, workers: cfg.Dedup.Workers, replicas: cfg.NATS.Replicas}, metrics, log)
 	if err != nil {
 		return err
 	}
 	defer set.Close()
+	tagStage = set.tagStage
 
 	pcfg := cfg.pollerConfig(buildVersion())
 	store, err := poller.OpenStoreReplicas(ctx, b.js, subj, pcfg.LeaseTTL, cfg.NATS.Replicas)
@@ -130,13 +136,8 @@ func daemon(ctx context.Context, cfg Config, log *slog.Logger) error {
 		}
 	})
 	g.Go(func() error { return pl.Run(gctx) })
-	g.Go(func() error {
-		return tag.Watch(gctx, cfg.Rules, 5*time.Second, func(t *tag.Tagger) {
-			set.tagStage.SetTagger(t)
-			log.Info("rules reloaded")
-		}, log.With("component", "rules"))
-	})
-	g.Go(func() error { return reloadOnHUP(gctx, cfg.Rules, set.tagStage, log) })
+	g.Go(func() error { return rules.Run(gctx, 5*time.Second) })
+	g.Go(func() error { return reloadOnHUP(gctx, rules) })
 	if cfg.HTTP.Listen != "" {
 		g.Go(func() error { return serveOps(gctx, cfg.HTTP.Listen, reg, b, log) })
 	}
@@ -150,8 +151,9 @@ func daemon(ctx context.Context, cfg Config, log *slog.Logger) error {
 	return err
 }
 
-// reloadOnHUP reloads the rules on SIGHUP; a bad file keeps the old rules.
-func reloadOnHUP(ctx context.Context, paths []string, ts *pipeline.TagStage, log *slog.Logger) error {
+// reloadOnHUP reloads the rules on SIGHUP; a bad file keeps the old rules
+// (the Reloader logs either outcome).
+func reloadOnHUP(ctx context.Context, r *tag.Reloader) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -160,13 +162,7 @@ func reloadOnHUP(ctx context.Context, paths []string, ts *pipeline.TagStage, log
 		case <-ctx.Done():
 			return nil
 		case <-hup:
-			rules, err := tag.Load(paths...)
-			if err != nil {
-				log.Error("rules reload failed, keeping the old rules", "err", err)
-				continue
-			}
-			ts.SetTagger(tag.New(rules))
-			log.Info("rules reloaded on SIGHUP")
+			_ = r.Reload()
 		}
 	}
 }
