@@ -27,7 +27,8 @@ type pattern struct {
 // words and most walks stop after one map lookup, so the pass is linear in
 // practice, like Aho-Corasick over words.
 type matcher struct {
-	vocab   map[string]int32 // folded word -> word ID
+	vocab   map[string]int32 // folded word -> word ID, while adding
+	words   wordTable        // the same, for lookups while scanning
 	next    map[uint64]int32 // (node<<32 | word ID) -> child node
 	outputs [][]int32        // node -> pattern indexes ending there
 	root    []int32          // word ID -> child of the root, or 0 for none
@@ -109,11 +110,7 @@ type hit struct {
 func (m *matcher) scan(ts *tokens, f uint8, ids []int32, hits []hit) ([]int32, []hit) {
 	ids = ids[:0]
 	for i := range ts.toks {
-		id, ok := m.vocab[ts.keyOf(i)]
-		if !ok {
-			id = -1
-		}
-		ids = append(ids, id)
+		ids = append(ids, m.words.lookup(ts.toks[i].h, ts.keyOf(i)))
 	}
 	for i := range ids {
 		if ids[i] < 0 {
@@ -190,4 +187,50 @@ func plural(phrase string) string {
 		return phrase[:len(phrase)-1] + "ies"
 	}
 	return phrase + "s"
+}
+
+// wordTable is an open-addressing hash table from folded word to word ID,
+// keyed by the hash the tokenizer computes anyway.
+type wordTable struct {
+	mask  uint64
+	slots []wordSlot
+}
+
+type wordSlot struct {
+	h    uint64
+	word string
+	id   int32
+}
+
+// build fills the table from vocab, at most half full.
+func (w *wordTable) build(vocab map[string]int32) {
+	n := uint64(16)
+	for n < 2*uint64(len(vocab)) {
+		n *= 2
+	}
+	w.mask, w.slots = n-1, make([]wordSlot, n)
+	for word, id := range vocab {
+		h := hashWord(word)
+		i := h & w.mask
+		for w.slots[i].word != "" {
+			i = (i + 1) & w.mask
+		}
+		w.slots[i] = wordSlot{h: h, word: word, id: id}
+	}
+}
+
+// lookup returns the ID of word (whose hashWord is h), or -1.
+func (w *wordTable) lookup(h uint64, word string) int32 {
+	if len(w.slots) == 0 {
+		return -1
+	}
+	for i := h & w.mask; ; i = (i + 1) & w.mask {
+		s := &w.slots[i]
+		if s.word == "" {
+			return -1
+		}
+		if s.h == h && s.word == word {
+			return s.id
+		}
+	}
 }

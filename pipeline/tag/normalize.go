@@ -15,8 +15,24 @@ import (
 // spaces). Start and End are byte offsets into the original field; the
 // folded form is key[ks:ke] of the tokenizer's buffer.
 type token struct {
-	start, end int32 // byte offsets into the original text
-	ks, ke     int32 // folded form in the tokens' key buffer
+	start, end int32  // byte offsets into the original text
+	ks, ke     int32  // folded form in the tokens' key buffer
+	h          uint64 // hashWord of the folded form
+}
+
+// FNV-1a, 64 bits: computed while tokenizing, so word lookups need no
+// second pass over the bytes.
+const (
+	fnvOffset uint64 = 14695981039346656037
+	fnvPrime  uint64 = 1099511628211
+)
+
+func hashWord[T string | []byte](w T) uint64 {
+	h := fnvOffset
+	for i := 0; i < len(w); i++ {
+		h = (h ^ uint64(w[i])) * fnvPrime
+	}
+	return h
 }
 
 // tokens is the tokenized form of one field.
@@ -69,12 +85,14 @@ func (ts *tokens) tokenize(s string) {
 			// ASCII fast path: lower-case while the word stays ASCII.
 			start := i
 			lower := true
+			h := fnvOffset
 			for i < len(s) {
 				l := asciiLower[s[i]]
 				if l == 0 {
 					break
 				}
 				lower = lower && l == s[i]
+				h = (h ^ uint64(l)) * fnvPrime
 				i++
 			}
 			if i < len(s) && s[i] >= utf8.RuneSelf {
@@ -85,7 +103,7 @@ func (ts *tokens) tokenize(s string) {
 				}
 			}
 			if lower {
-				ts.toks = append(ts.toks, token{start: int32(start), end: int32(i), ks: -1})
+				ts.toks = append(ts.toks, token{start: int32(start), end: int32(i), ks: -1, h: h})
 				continue
 			}
 			ks := len(ts.key)
@@ -93,7 +111,7 @@ func (ts *tokens) tokenize(s string) {
 			for k := ks; k < len(ts.key); k++ {
 				ts.key[k] = asciiLower[ts.key[k]]
 			}
-			ts.toks = append(ts.toks, token{start: int32(start), end: int32(i), ks: int32(ks), ke: int32(len(ts.key))})
+			ts.toks = append(ts.toks, token{start: int32(start), end: int32(i), ks: int32(ks), ke: int32(len(ts.key)), h: h})
 			continue
 		}
 		r, n := utf8.DecodeRuneInString(s[i:])
@@ -101,7 +119,8 @@ func (ts *tokens) tokenize(s string) {
 		case isSoloRune(r):
 			ks := len(ts.key)
 			ts.key = appendFold(ts.key, s[i:i+n])
-			ts.toks = append(ts.toks, token{start: int32(i), end: int32(i + n), ks: int32(ks), ke: int32(len(ts.key))})
+			ts.toks = append(ts.toks, token{start: int32(i), end: int32(i + n), ks: int32(ks), ke: int32(len(ts.key)),
+				h: hashWord(ts.key[ks:])})
 			i += n
 		case isWordRune(r):
 			i = ts.slowWord(s, i)
@@ -144,7 +163,8 @@ func (ts *tokens) slowWord(s string, start int) int {
 	if len(ts.key) == ks { // folded to nothing (e.g. only marks): not a word
 		return i
 	}
-	ts.toks = append(ts.toks, token{start: int32(start), end: int32(i), ks: int32(ks), ke: int32(len(ts.key))})
+	ts.toks = append(ts.toks, token{start: int32(start), end: int32(i), ks: int32(ks), ke: int32(len(ts.key)),
+		h: hashWord(ts.key[ks:])})
 	return i
 }
 

@@ -147,6 +147,7 @@ func NewWith(r *Rules, opts Options) *Tagger {
 	for _, tp := range r.Topics {
 		t.topics = append(t.topics, ctopic{t: tp, cond: compile(tp.Cond, -1)})
 	}
+	t.m.words.build(t.m.vocab)
 	t.pool.New = func() any { return &scratch{} }
 	return t
 }
