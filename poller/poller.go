@@ -164,6 +164,33 @@ func (p *Poller) Run(ctx context.Context) error {
 	p.log.Info("poller started", "feeds", len(p.feeds), "instance", p.cfg.Instance)
 	defer p.client.hc.CloseIdleConnections()
 
+	if hs, ok := p.store.(HoldSharer); ok {
+		// Other instances' Retry-After holds apply here too. Wait (briefly)
+		// for the ones already shared before the first dispatch.
+		watchCtx, stopWatch := context.WithCancel(ctx)
+		var watcher sync.WaitGroup
+		defer watcher.Wait()
+		defer stopWatch()
+		loaded := make(chan struct{})
+		watcher.Go(func() {
+			err := hs.WatchHolds(watchCtx, func() { close(loaded) }, func(host string, until time.Time) {
+				if p.now().Before(until) {
+					p.hosts.hold(host, until)
+				}
+			})
+			if err != nil {
+				p.log.Warn("shared host holds unavailable", "err", err)
+			}
+		})
+		select {
+		case <-loaded:
+		case <-time.After(5 * time.Second):
+			p.log.Warn("shared host holds not loaded in 5s, starting without them")
+		case <-ctx.Done():
+			return nil
+		}
+	}
+
 	return p.dispatch(ctx)
 }
 
@@ -474,7 +501,7 @@ func (p *Poller) fetch(ctx context.Context, f Feed, st *FeedState, now time.Time
 		}
 	}
 	if err != nil {
-		return p.failed(f, st, res, now, err)
+		return p.failed(ctx, f, st, res, now, err)
 	}
 	var h hints
 	if resp.Status == http.StatusNotModified {
@@ -495,7 +522,7 @@ func (p *Poller) fetch(ctx context.Context, f Feed, st *FeedState, now time.Time
 			doc, err := parser.Parse(parser.Source{Name: f.Name, URL: st.URL}, resp.Body, now)
 			<-p.parsing
 			if err != nil {
-				return p.failed(f, st, res, now, fmt.Errorf("parse feed %s: %w", f.Name, err))
+				return p.failed(ctx, f, st, res, now, fmt.Errorf("parse feed %s: %w", f.Name, err))
 			}
 			items := doc.Items
 			if f.FullText {
@@ -533,7 +560,7 @@ func (p *Poller) fetch(ctx context.Context, f Feed, st *FeedState, now time.Time
 }
 
 // failed records a failed fetch in st and decides when to try again.
-func (p *Poller) failed(f Feed, st *FeedState, res Result, now time.Time, err error) (Result, error) {
+func (p *Poller) failed(ctx context.Context, f Feed, st *FeedState, res Result, now time.Time, err error) (Result, error) {
 	se, isStatus := errors.AsType[*StatusError](err)
 	switch {
 	case isStatus && se.Code == http.StatusGone:
@@ -551,6 +578,11 @@ func (p *Poller) failed(f Feed, st *FeedState, res Result, now time.Time, err er
 		until := now.Add(wait)
 		if u, perr := url.Parse(st.URL); perr == nil && !p.client.allowedURL(u) {
 			p.hosts.hold(u.Hostname(), until)
+			if hs, ok := p.store.(HoldSharer); ok {
+				if err := hs.ShareHold(context.WithoutCancel(ctx), u.Hostname(), until); err != nil {
+					p.log.Warn("share host hold failed", "host", u.Hostname(), "err", err)
+				}
+			}
 		}
 		st.HeldUntil = until
 		st.LastError = err.Error()

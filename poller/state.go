@@ -170,7 +170,21 @@ func (m *MemoryStore) Acquire(_ context.Context, name, instance string) (func(),
 type KVStore struct {
 	feeds  jetstream.KeyValue
 	leases jetstream.KeyValue
+	holds  jetstream.KeyValue // nil in a store opened for reading states only
 }
+
+// HoldSharer is implemented by stores that share Retry-After holds between
+// instances, so that one instance's 429 keeps every instance off that host.
+// KVStore implements it; MemoryStore has no one to share with.
+type HoldSharer interface {
+	// ShareHold tells every instance that host asked to wait until until.
+	ShareHold(ctx context.Context, host string, until time.Time) error
+	// WatchHolds calls fn for every hold shared so far, then ready, then
+	// for each new hold, until ctx ends (nil) or the watch fails.
+	WatchHolds(ctx context.Context, ready func(), fn func(host string, until time.Time)) error
+}
+
+var _ HoldSharer = (*KVStore)(nil)
 
 // OpenStore creates (or updates) the buckets Bucket("feeds") and
 // Bucket("leases") idempotently and returns a store on them. leaseTTL is
@@ -219,7 +233,65 @@ func OpenStoreReplicas(ctx context.Context, js jetstream.JetStream, subj pipelin
 	if err != nil {
 		return nil, err
 	}
-	return &KVStore{feeds: feeds, leases: leases}, nil
+	holds, err := open(jetstream.KeyValueConfig{
+		Bucket:      subj.Bucket("holds"),
+		Description: "wirewatch poller: hosts that asked to wait (Retry-After)",
+		History:     1,
+		TTL:         24 * time.Hour, // holds are capped far below; old ones go away
+		Storage:     jetstream.FileStorage,
+		Replicas:    max(replicas, 1),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &KVStore{feeds: feeds, leases: leases, holds: holds}, nil
+}
+
+type hold struct {
+	Host  string    `json:"host"`
+	Until time.Time `json:"until"`
+}
+
+// ShareHold implements HoldSharer.
+func (s *KVStore) ShareHold(ctx context.Context, host string, until time.Time) error {
+	b, _ := json.Marshal(hold{Host: host, Until: until.UTC()})
+	if _, err := s.holds.Put(ctx, pipeline.Token(host), b); err != nil {
+		return fmt.Errorf("share hold of %s: %w", host, err)
+	}
+	return nil
+}
+
+// WatchHolds implements HoldSharer.
+func (s *KVStore) WatchHolds(ctx context.Context, ready func(), fn func(host string, until time.Time)) error {
+	w, err := s.holds.WatchAll(ctx, jetstream.IgnoreDeletes())
+	if err != nil {
+		return fmt.Errorf("watch holds: %w", err)
+	}
+	defer func() { _ = w.Stop() }()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case e, ok := <-w.Updates():
+			if !ok {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return errors.New("watch holds: watcher stopped")
+			}
+			if e == nil {
+				if ready != nil {
+					ready()
+					ready = nil
+				}
+				continue
+			}
+			var h hold
+			if json.Unmarshal(e.Value(), &h) == nil && h.Host != "" {
+				fn(h.Host, h.Until)
+			}
+		}
+	}
 }
 
 // Load implements Store.

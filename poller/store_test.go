@@ -287,3 +287,51 @@ func TestFailingFeedsDoNotBlockOthers(t *testing.T) {
 		}
 	}
 }
+
+// TestHoldSharedBetweenInstances: a 429 seen by one instance keeps the
+// other instance off that host too (holds travel through KV).
+func TestHoldSharedBetweenInstances(t *testing.T) {
+	ns := startNATS(t, t.TempDir())
+	defer ns.Shutdown()
+	var hits syncMap
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.add(r.URL.Path)
+		if r.URL.Path == "/a" {
+			w.Header().Set("Retry-After", "600")
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		w.Write(rss(r.URL.Path, 1, ""))
+	}))
+	defer web.Close()
+	cfg, at := namedConfig(t, web)
+	feeds := []Feed{{Name: "a", URL: at("busy.test", "/a")}, {Name: "b", URL: at("busy.test", "/b")}, {Name: "c", URL: at("calm.test", "/c")}}
+
+	storeA, _, _ := openKV(t, ns, cfg.LeaseTTL)
+	a := mustNew(t, cfg, feeds, newRecorder(), storeA)
+	if res, _ := a.Poll(t.Context(), "a"); res.Outcome != OutcomeHeld {
+		t.Fatalf("A: Poll(a) = %s, want held", res.Outcome)
+	}
+
+	storeB, _, _ := openKV(t, ns, cfg.LeaseTTL)
+	b := mustNew(t, cfg, feeds[1:], newRecorder(), storeB)
+	polled := make(chan Result, 10)
+	b.onPoll = func(r Result) { polled <- r }
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error)
+	go func() { done <- b.Run(ctx) }()
+	select {
+	case r := <-polled:
+		if r.Feed != "c" {
+			t.Errorf("B polled %s first, want c (busy.test is held)", r.Feed)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("B polled nothing")
+	}
+	time.Sleep(300 * time.Millisecond)
+	cancel()
+	<-done
+	if n := hits.get("/b"); n != 0 {
+		t.Errorf("B fetched /b on the held host %d times, want 0", n)
+	}
+}
