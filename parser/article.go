@@ -53,7 +53,16 @@ func ExtractArticle(page []byte, contentType, pageURL string) (Article, error) {
 	if err != nil {
 		return Article{}, fmt.Errorf("extract %s: %w", pageName(pageURL), err)
 	}
-	root, err := html.Parse(bytes.NewReader(stripRaw(page)))
+	buf := stripPool.Get().(*[]byte)
+	if cap(*buf) < len(page) {
+		*buf = make([]byte, 0, len(page))
+	}
+	stripped := stripRaw((*buf)[:0], page)
+	root, err := html.Parse(bytes.NewReader(stripped))
+	if cap(stripped) <= maxPooled {
+		*buf = stripped[:0]
+		stripPool.Put(buf)
+	}
 	if err != nil {
 		return Article{}, fmt.Errorf("extract %s: parse html: %w", pageName(pageURL), err)
 	}

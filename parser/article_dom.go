@@ -17,14 +17,14 @@ import (
 
 // nstat is what the extractor knows about one element.
 type nstat struct {
-	text, link, commas int // all text below the element (non-space bytes)
+	text, link, commas int32 // all text below the element (non-space bytes)
 	// inline* count only the text that flows in the element's own
 	// paragraph: its text nodes and inline children, not block children.
-	inline, inlineLink, inlineCommas int
-	paras, imgs, lis, inputs, embeds int // descendant counts
+	inline, inlineLink, inlineCommas int32
+	paras, imgs, lis, inputs, embeds int32 // descendant counts
 	// good is the text of the paragraphs below the element that look like
 	// prose: long enough and few links.
-	good      int
+	good      int32
 	score     float64
 	candidate bool
 	// From the class and id, worked out once in the loose pass: the
@@ -52,13 +52,13 @@ type extraction struct {
 	// loose holds the stats of the passAll measurement; the other passes
 	// read the class information and the prose share from it.
 	loose    map[*html.Node]*nstat
-	bodyGood int
+	bodyGood int32
 	stats    map[*html.Node]*nstat
 	paras    []*html.Node // elements whose own paragraph text is long enough to score
 	drop     map[*html.Node]bool
 	// topGood is the prose in the chosen nodes; cleaning never drops an
 	// element that holds a large share of it.
-	topGood  int
+	topGood  int32
 	topScore float64
 	slab     []nstat // preallocated stats, handed out by newStat
 }
@@ -277,7 +277,8 @@ func (x *extraction) measure(n *html.Node, depth int, inLink bool) *nstat {
 	for c := n.FirstChild; c != nil; c = c.NextSibling {
 		switch c.Type {
 		case html.TextNode:
-			l, commas := textWeight(c.Data)
+			l64, c64 := textWeight(c.Data)
+			l, commas := int32(min(l64, 1<<30)), int32(min(c64, 1<<30))
 			s.text += l
 			s.inline += l
 			s.commas += commas

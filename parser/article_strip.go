@@ -2,7 +2,15 @@ package parser
 
 import (
 	"bytes"
+	"sync"
 )
+
+// stripPool recycles the buffers of stripRaw: the HTML tokenizer copies
+// what it reads, so the buffer is free again once the page is parsed.
+var stripPool = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooled is the largest buffer kept in stripPool.
+const maxPooled = 4 << 20
 
 // stripRaw removes comments and the raw-text elements that never hold
 // article text (<script> other than JSON-LD, <style>, <svg>) from a UTF-8
@@ -10,9 +18,9 @@ import (
 // are scripts and styles; skipping them with bytes.Index is several times
 // cheaper than letting the HTML tokenizer read them byte by byte and build
 // nodes for them. The cut is conservative: an element whose end tag is
-// missing is left for the parser to handle.
-func stripRaw(page []byte) []byte {
-	out := make([]byte, 0, len(page))
+// missing is left for the parser to handle. The result is appended to dst.
+func stripRaw(dst, page []byte) []byte {
+	out := dst
 	rest := page
 	for {
 		i := bytes.IndexByte(rest, '<')

@@ -235,7 +235,7 @@ func TestStripRaw(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := string(stripRaw([]byte(tt.in))); got != tt.want {
+			if got := string(stripRaw(nil, []byte(tt.in))); got != tt.want {
 				t.Errorf("stripRaw(%q) = %q, want %q", tt.in, got, tt.want)
 			}
 		})
