@@ -291,6 +291,7 @@ func readCities(path string, countries map[string]*entity, minPop int) ([]*entit
 		return nil, fmt.Errorf("cities: %w", err)
 	}
 	var out []*entity
+	others := map[string][]namesake{}
 	for len(data) > 0 {
 		n, k := binary.Uvarint(data)
 		if k <= 0 || uint64(len(data)-k) < n {
@@ -337,12 +338,22 @@ func readCities(path string, countries map[string]*entity, minPop int) ([]*entit
 				return nil, fmt.Errorf("cities: wire type %d", key&7)
 			}
 		}
+		if pop >= ambiguousPop {
+			for _, n := range []string{name, alt, shortCity(name)} {
+				if n != "" {
+					others[fold(n)] = append(others[fold(n)], namesake{country, int(pop)})
+				}
+			}
+		}
 		c := countries[country]
 		if c == nil || (feature != "PPLC" && int(pop) < minPop) {
 			continue
 		}
 		e := &entity{kind: "place", label: name, in: c.id, code: country, pop: int(pop)}
 		e.aliases = append(e.aliases, alias{text: name, lang: "en", english: true})
+		if short := shortCity(name); short != "" {
+			e.aliases = append(e.aliases, alias{text: short, lang: "en", english: true})
+		}
 		if first, _, ok := strings.Cut(name, ","); ok { // "Washington, D.C."
 			e.aliases = append(e.aliases, alias{text: first, lang: "en", english: true})
 		}
@@ -352,8 +363,49 @@ func readCities(path string, countries map[string]*entity, minPop int) ([]*entit
 		e.id = slug(name)
 		out = append(out, e)
 	}
+	// A name shared with a city of another country that is not much
+	// smaller is ambiguous ("Newcastle", "Valencia"): drop it.
+	for _, e := range out {
+		e.aliases = slices.DeleteFunc(e.aliases, func(a alias) bool {
+			for _, o := range others[fold(a.text)] {
+				if o.country != e.code && o.pop*ambiguousRatio > e.pop {
+					return true
+				}
+			}
+			return false
+		})
+	}
 	return out, nil
 }
+
+// A city name is ambiguous when a city of another country with at least
+// ambiguousPop people and more than 1/ambiguousRatio of the population has it.
+const (
+	ambiguousPop   = 50000
+	ambiguousRatio = 5
+)
+
+type namesake struct {
+	country string
+	pop     int
+}
+
+// cityQualifier matches the river or region that qualifies a city's full
+// name and that news usually drops: "Frankfurt am Main", "Halle (Saale)",
+// "Newcastle upon Tyne".
+var cityQualifier = regexp.MustCompile(`^(.+?)(?: \(.*\)| (?:am|an der|im|in der|upon|on the|sur|del|de la) .+)$`)
+
+func shortCity(name string) string {
+	if m := cityQualifier.FindStringSubmatch(name); m != nil && len(m[1]) >= 3 {
+		return m[1]
+	}
+	return ""
+}
+
+// transliterate spells German umlauts and ß the way English-language
+// wires do ("Düsseldorf" as "Duesseldorf"); diacritic folding alone gives
+// "Dusseldorf".
+var transliterate = strings.NewReplacer("ä", "ae", "ö", "oe", "ü", "ue", "Ä", "Ae", "Ö", "Oe", "Ü", "Ue", "ß", "ss")
 
 // cldrCityNames adds CLDR's localised exemplar-city names to the cities that
 // are tz zones.
@@ -440,6 +492,13 @@ func fold(s string) string {
 // words, one-letter names, and names shared by entities (kept only by the
 // entity for which the name is English, or the more populous city).
 func dedupe(ents []*entity, english map[string]bool) []*entity {
+	for _, e := range ents {
+		for _, a := range e.aliases {
+			if t := transliterate.Replace(a.text); t != a.text && strings.ContainsAny(a.text, "äöüÄÖÜß") {
+				e.aliases = append(e.aliases, alias{text: t, lang: a.lang, english: a.english, flag: a.flag})
+			}
+		}
+	}
 	owners := map[string][]*entity{}
 	for _, e := range ents {
 		var keep []alias
