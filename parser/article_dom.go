@@ -1,6 +1,7 @@
 package parser
 
 import (
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -61,6 +62,7 @@ type extraction struct {
 	topGood  int32
 	topScore float64
 	slab     []nstat // preallocated stats, handed out by newStat
+	classes  map[classKey]classInfo
 }
 
 // newStat returns zeroed stats from the slab (one allocation per pass
@@ -85,7 +87,7 @@ func extractDOM(root *html.Node, m *pageMeta) string {
 		return ""
 	}
 	all := &extraction{mode: passAll, stats: make(map[*html.Node]*nstat, m.elements), drop: map[*html.Node]bool{},
-		slab: make([]nstat, m.elements+1)}
+		slab: make([]nstat, m.elements+1), classes: map[classKey]classInfo{}}
 	bs := all.measure(body, 0, false)
 	best := ""
 	for _, mode := range []int{passStrict, passRelaxed, passAll} {
@@ -224,25 +226,120 @@ var (
 	}
 )
 
-func unlikely(cls string) bool {
-	return containsAny(cls, unlikelyNames) && !containsAny(cls, likelyNames) || hasToken(cls, []string{"ad", "ads", "nav"})
+// classInfo is what an element's class and id say about it.
+type classInfo struct {
+	weight           float64
+	unlikely, strong bool
 }
 
-func classWeight(n *html.Node, cls string) float64 {
-	if cls == "" {
-		return 0
+// classKey is an element's raw class and id attributes.
+type classKey struct{ class, id string }
+
+func newClassInfo(cls string) classInfo {
+	var ci classInfo
+	lists := classNames.match(cls)
+	if lists&listNegative != 0 {
+		ci.weight -= 25
 	}
-	w := 0.0
-	if containsAny(cls, negativeNames) {
-		w -= 25
+	if lists&listPositive != 0 {
+		ci.weight += 25
 	}
-	if containsAny(cls, positiveNames) {
-		w += 25
+	ci.unlikely = lists&listUnlikely != 0 && lists&listLikely == 0 || hasToken(cls, []string{"ad", "ads", "nav"})
+	ci.strong = ci.unlikely && lists&listStrong != 0
+	return ci
+}
+
+// Name lists a class/id can match, as bits.
+const (
+	listNegative = 1 << iota
+	listPositive
+	listUnlikely
+	listLikely
+	listStrong
+)
+
+// classNames finds which name lists a class/id string has a substring of,
+// in one pass over the string (ids are unique, so per-page caching does
+// not spare this work).
+var classNames = newNameMatcher(map[uint8][]string{
+	listNegative: negativeNames, listPositive: positiveNames, listUnlikely: unlikelyNames,
+	listLikely: likelyNames, listStrong: strongUnlikely,
+})
+
+type namePattern struct {
+	s     string
+	lists uint8
+}
+
+// nameMatcher is a multi-substring matcher for short ASCII patterns (at
+// least 2 bytes): a bitset of the patterns' first two bytes rejects most
+// positions at once.
+type nameMatcher struct {
+	first [1 << 13]byte
+	pats  map[uint16][]namePattern
+}
+
+func newNameMatcher(lists map[uint8][]string) *nameMatcher {
+	m := &nameMatcher{pats: map[uint16][]namePattern{}}
+	for bit, names := range lists {
+		for _, p := range names {
+			k := uint16(p[0])<<8 | uint16(p[1])
+			m.first[k>>3] |= 1 << (k & 7)
+			i := slices.IndexFunc(m.pats[k], func(np namePattern) bool { return np.s == p })
+			if i >= 0 {
+				m.pats[k][i].lists |= bit
+			} else {
+				m.pats[k] = append(m.pats[k], namePattern{p, bit})
+			}
+		}
 	}
-	if attr(n, "itemprop") == "articleBody" {
-		w += 50
+	return m
+}
+
+// match returns the lists that have a pattern inside s.
+func (m *nameMatcher) match(s string) uint8 {
+	var lists uint8
+	for i := 0; i+1 < len(s); i++ {
+		k := uint16(s[i])<<8 | uint16(s[i+1])
+		if m.first[k>>3]&(1<<(k&7)) == 0 {
+			continue
+		}
+		for _, p := range m.pats[k] {
+			if lists&p.lists != p.lists && strings.HasPrefix(s[i:], p.s) {
+				lists |= p.lists
+			}
+		}
 	}
-	return w
+	return lists
+}
+
+// classOf returns the class information of n, from a per-page cache: the
+// same class names repeat on every list item and paragraph of a page.
+func (x *extraction) classOf(n *html.Node) classInfo {
+	var k classKey
+	itemprop := false
+	for _, a := range n.Attr {
+		switch a.Key {
+		case "class":
+			k.class = a.Val
+		case "id":
+			k.id = a.Val
+		case "itemprop":
+			itemprop = a.Val == "articleBody"
+		}
+	}
+	var ci classInfo
+	if k != (classKey{}) {
+		var ok bool
+		if ci, ok = x.classes[k]; !ok {
+			ci = newClassInfo(strings.ToLower(k.class + " " + k.id))
+			x.classes[k] = ci
+		}
+	}
+	if itemprop {
+		ci.weight += 50
+	}
+	return ci
 }
 
 func hasDescendant(n *html.Node, a atom.Atom, depth int) bool {
@@ -265,11 +362,8 @@ func (x *extraction) measure(n *html.Node, depth int, inLink bool) *nstat {
 	if ls := x.loose[n]; ls != nil {
 		s.weight, s.unlikely, s.strong = ls.weight, ls.unlikely, ls.strong
 	} else if n.Type == html.ElementNode {
-		if cls := classID(n); cls != "" {
-			s.weight = classWeight(n, cls)
-			s.unlikely = unlikely(cls)
-			s.strong = s.unlikely && containsAny(cls, strongUnlikely)
-		}
+		ci := x.classOf(n)
+		s.weight, s.unlikely, s.strong = ci.weight, ci.unlikely, ci.strong
 	}
 	if n.DataAtom == atom.A {
 		inLink = true

@@ -12,8 +12,9 @@ var stripPool = sync.Pool{New: func() any { return new([]byte) }}
 // maxPooled is the largest buffer kept in stripPool.
 const maxPooled = 4 << 20
 
-// stripRaw removes comments and the raw-text elements that never hold
-// article text (<script> other than JSON-LD, <style>, <svg>) from a UTF-8
+// stripRaw removes comments, the raw-text elements that never hold article
+// text (<script> other than JSON-LD, <style>, <svg>) and the elements the
+// extractor drops whole (<nav>, <footer>, <aside>, <select>) from a UTF-8
 // page before it is parsed. More than half the bytes of a typical news page
 // are scripts and styles; skipping them with bytes.Index is several times
 // cheaper than letting the HTML tokenizer read them byte by byte and build
@@ -42,6 +43,14 @@ func stripRaw(dst, page []byte) []byte {
 			end = rawEnd(rest, "style")
 		case tagIs(rest, "svg"):
 			end = rawEnd(rest, "svg")
+		case tagIs(rest, "nav"):
+			end = nestedEnd(rest, "nav")
+		case tagIs(rest, "footer"):
+			end = nestedEnd(rest, "footer")
+		case tagIs(rest, "aside"):
+			end = nestedEnd(rest, "aside")
+		case tagIs(rest, "select"):
+			end = nestedEnd(rest, "select")
 		default:
 			end = -1
 		}
@@ -98,6 +107,50 @@ func rawEnd(b []byte, name string) int {
 		}
 		pos += 2
 	}
+}
+
+// nestedEnd returns the offset just past the end tag that closes the
+// element starting at b, counting nested elements of the same name, or -1
+// when it is not closed. It is for elements the extractor drops whole
+// (<nav>, <footer>, <aside>, <select>): cutting them here spares the
+// tokenizer and the tree builder, and gives the tree the parser would
+// have built minus that subtree.
+func nestedEnd(b []byte, name string) int {
+	depth := 0
+	pos := 0
+	for {
+		j := bytes.IndexByte(b[pos:], '<')
+		if j < 0 {
+			return -1
+		}
+		pos += j
+		switch {
+		case tagIs(b[pos:], name):
+			depth++
+		case closeTagIs(b[pos:], name):
+			depth--
+			if depth == 0 {
+				k := bytes.IndexByte(b[pos:], '>')
+				if k < 0 {
+					return -1
+				}
+				return pos + k + 1
+			}
+		}
+		pos++
+	}
+}
+
+// closeTagIs reports whether b starts with the end tag </name (any case).
+func closeTagIs(b []byte, name string) bool {
+	if len(b) < len(name)+3 || b[1] != '/' || !bytes.EqualFold(b[2:2+len(name)], []byte(name)) {
+		return false
+	}
+	switch b[2+len(name)] {
+	case ' ', '\t', '\n', '\r', '\f', '/', '>':
+		return true
+	}
+	return false
 }
 
 // isLDJSON reports whether the <script> element el is JSON-LD.

@@ -232,6 +232,10 @@ func TestStripRaw(t *testing.T) {
 		{"unterminated kept", `a<script>x`, `a<script>x`},
 		{"not a script", `a<scripts>b<noscript>c</noscript>`, `a<scripts>b<noscript>c</noscript>`},
 		{"lone angle", `a < b <`, `a < b <`},
+		{"nav", `a<nav class="x"><ul><li><a>Home</a></li></ul></nav>b`, "a b"},
+		{"nested aside", `a<ASIDE><aside>x</aside>y</Aside>b`, "a b"},
+		{"unclosed nav kept", `a<nav><p>x`, `a<nav><p>x`},
+		{"navigation is not nav", `<navigation>x</navigation>`, `<navigation>x</navigation>`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -347,5 +351,32 @@ func TestIsTeaser(t *testing.T) {
 				t.Errorf("IsTeaser(%.30q, %.30q) = %v, want %v", tt.text, tt.fragment, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestNameMatcher checks the one-pass matcher against plain substring
+// search on class names from real pages and on every pattern itself.
+func TestNameMatcher(t *testing.T) {
+	names := []string{
+		"", "a", "widget blog", "el__leafmedia el__leafmedia--sourced-paragraph", "post-body post-content",
+		"zn-body__paragraph speakable", "article-footer", "comments-area", "related-stories", "share-bar",
+		"main-wrapper main-wrapper--article", "c-nav__item", "ad ad-slot", "sidebar-right", "hidden-xs",
+		"story-body__inner", "mw-content-text", "-ad-box", "commentary", "entry-content clearfix",
+	}
+	names = append(names, negativeNames...)
+	names = append(names, positiveNames...)
+	names = append(names, unlikelyNames...)
+	names = append(names, likelyNames...)
+	for _, n := range names {
+		want := uint8(0)
+		for bit, list := range map[uint8][]string{listNegative: negativeNames, listPositive: positiveNames,
+			listUnlikely: unlikelyNames, listLikely: likelyNames, listStrong: strongUnlikely} {
+			if containsAny(n, list) {
+				want |= bit
+			}
+		}
+		if got := classNames.match(n); got != want {
+			t.Errorf("classNames.match(%q) = %05b, want %05b", n, got, want)
+		}
 	}
 }
