@@ -198,3 +198,30 @@ func TestNegatives(t *testing.T) {
 		})
 	}
 }
+
+// TestTopicsOnNewWording: reports worded unlike the seeds still get the
+// topic they are about.
+func TestTopicsOnNewWording(t *testing.T) {
+	tg := summitTagger(t)
+	tests := []struct{ title, text, topic string }{
+		{"Zelenskyy rejects land swaps floated after Alaska summit",
+			"KYIV - Zelenskyy rejected any deal that would require Kyiv to give up the Donbas region, after Trump met Putin at Joint Base Elmendorf-Richardson.",
+			"alaska-summit"},
+		{"Zelenskyy rejects land swaps", "KYIV - Ukraine will not trade land for peace, Zelenskyy said, as Moscow pressed for a trilateral meeting.", "peace-talks"},
+		{"Kremlin rules out truce", "MOSCOW - The Kremlin said on Monday a temporary truce in Ukraine would only let Kyiv rearm.", "ceasefire"},
+		{"Europe drafts guarantees", "BRUSSELS - European allies are drafting Article 5-style security guarantees for Ukraine to deter a new Russian attack.", "security-guarantees"},
+		{"Russia demands the rest of Donetsk", "Moscow wants Ukraine to withdraw from the parts of the Donetsk region it still holds, in exchange for freezing the front line.", "territory"},
+		{"Kyiv's NATO bid off the table", "Trump said Ukraine's NATO membership was not on the table, and that Zelensky knew it.", "nato-membership"},
+		{"Putin invites Trump to Moscow", "Vladimir Putin said he would be glad to meet Donald Trump again, and that Moscow was ready to host the second summit.", "next-summit"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.topic, func(t *testing.T) {
+			it := &pipeline.Item{Title: tt.title, Text: tt.text}
+			tg.Tag(it)
+			checkEvidence(t, it)
+			if got := topics(it); !slices.Contains(got, tt.topic) {
+				t.Errorf("Tag(%q) topics = %v, want %s among them", tt.title, got, tt.topic)
+			}
+		})
+	}
+}
