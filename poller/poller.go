@@ -453,6 +453,22 @@ func (p *Poller) pollLocked(ctx context.Context, i int, viaSchedule bool) (Resul
 		}
 	}
 
+	if c, ok := p.store.(claimer); ok && viaSchedule {
+		claim := st
+		claim.LastAttempt = now
+		won, err := c.Claim(ctx, claim)
+		if err != nil {
+			res.Outcome, res.NextDue = OutcomeError, now.Add(jitter(p.cfg.BackoffBase, p.cfg.Jitter, 0))
+			log.Warn("claim failed", "err", err)
+			return res, err
+		}
+		if !won {
+			// Our read was stale: another instance polled it meanwhile.
+			res.Outcome, res.NextDue = OutcomeSkipped, now.Add(jitter(p.cfg.LeaseTTL/4, p.cfg.Jitter, 0))
+			p.metrics.observe(OutcomeSkipped, 0, 0, 0)
+			return res, nil
+		}
+	}
 	p.metrics.inflight.Inc()
 	res, ferr := p.fetch(ctx, f, &st, now)
 	p.metrics.inflight.Dec()

@@ -171,6 +171,20 @@ type KVStore struct {
 	feeds  jetstream.KeyValue
 	leases jetstream.KeyValue
 	holds  jetstream.KeyValue // nil in a store opened for reading states only
+
+	// strict is set with replicas > 1: reads may come from a lagging
+	// replica (direct get), so a poll first claims the feed with a
+	// compare-and-set on the revision it read.
+	strict bool
+	mu     sync.Mutex
+	revs   map[string]uint64 // last revision read per key, for claims
+}
+
+// claimer is implemented by stores whose reads may be stale: Claim writes
+// st only if the stored state is still the one last loaded, and reports
+// false when another instance wrote in between.
+type claimer interface {
+	Claim(ctx context.Context, st FeedState) (bool, error)
 }
 
 // HoldSharer is implemented by stores that share Retry-After holds between
@@ -244,7 +258,35 @@ func OpenStoreReplicas(ctx context.Context, js jetstream.JetStream, subj pipelin
 	if err != nil {
 		return nil, err
 	}
-	return &KVStore{feeds: feeds, leases: leases, holds: holds}, nil
+	return &KVStore{feeds: feeds, leases: leases, holds: holds, strict: replicas > 1, revs: map[string]uint64{}}, nil
+}
+
+// Claim implements claimer. With one replica reads are never stale and
+// Claim writes nothing.
+func (s *KVStore) Claim(ctx context.Context, st FeedState) (bool, error) {
+	if !s.strict {
+		return true, nil
+	}
+	k := stateKey(st.Name)
+	s.mu.Lock()
+	rev := s.revs[k]
+	s.mu.Unlock()
+	b, err := json.Marshal(st)
+	if err != nil {
+		return false, fmt.Errorf("claim %s: %w", st.Name, err)
+	}
+	if rev == 0 {
+		_, err = s.feeds.Create(ctx, k, b)
+	} else {
+		_, err = s.feeds.Update(ctx, k, b, rev)
+	}
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("claim %s: %w", st.Name, err)
+	}
+	return true, nil
 }
 
 type hold struct {
@@ -297,6 +339,15 @@ func (s *KVStore) WatchHolds(ctx context.Context, ready func(), fn func(host str
 // Load implements Store.
 func (s *KVStore) Load(ctx context.Context, name string) (FeedState, bool, error) {
 	e, err := s.feeds.Get(ctx, stateKey(name))
+	if s.revs != nil {
+		s.mu.Lock()
+		if err == nil {
+			s.revs[stateKey(name)] = e.Revision()
+		} else {
+			delete(s.revs, stateKey(name))
+		}
+		s.mu.Unlock()
+	}
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return FeedState{}, false, nil
 	}

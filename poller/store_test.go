@@ -335,3 +335,29 @@ func TestHoldSharedBetweenInstances(t *testing.T) {
 		t.Errorf("B fetched /b on the held host %d times, want 0", n)
 	}
 }
+
+// TestClaimDetectsStaleRead: on a replicated bucket a read may be stale;
+// the claim (compare-and-set on the revision read) lets only one of two
+// instances that read the same revision go ahead.
+func TestClaimDetectsStaleRead(t *testing.T) {
+	ns := startNATS(t, t.TempDir())
+	defer ns.Shutdown()
+	a, _, _ := openKV(t, ns, 0)
+	b, _, _ := openKV(t, ns, 0)
+	a.strict, b.strict = true, true
+	ctx := t.Context()
+	for round, name := range []string{"new-feed", "new-feed"} {
+		stA, _, err := a.Load(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stB, _, _ := b.Load(ctx, name)
+		stA.Name, stB.Name = name, name
+		stA.Fetches, stB.Fetches = uint64(round+1), uint64(round+1)
+		wonA, errA := a.Claim(ctx, stA)
+		wonB, errB := b.Claim(ctx, stB)
+		if errA != nil || errB != nil || !wonA || wonB {
+			t.Errorf("round %d: claims A %v (%v), B %v (%v); want only A", round, wonA, errA, wonB, errB)
+		}
+	}
+}
