@@ -14,8 +14,8 @@ import (
 // A block counts as boilerplate once it has been seen in at least MinItems
 // distinct items and in at least MinShare of the items learnt within the
 // last Window items. Both thresholds must hold, so a genuine quote repeated
-// in two or three items of a running story survives while a footer present
-// in most items goes. Blocks are compared after case folding, white-space
+// in a few items of a running story survives while a footer present in
+// most items goes. Blocks are compared after case folding, white-space
 // collapsing and replacing digits (so "© 2024" and "© 2025" match).
 //
 // Wiring: the poller holds one Boilerplate per feed (it lives as long as
@@ -28,10 +28,10 @@ import (
 // A Boilerplate is safe for concurrent use.
 type Boilerplate struct {
 	// MinItems is the least number of distinct items a block must appear
-	// in (default 4).
+	// in (default 5).
 	MinItems int
 	// MinShare is the least fraction of the recent items a block must
-	// appear in (default 0.3).
+	// appear in (default 0.5).
 	MinShare float64
 	// Window is the number of recent items the share is taken over
 	// (default 50).
@@ -64,14 +64,14 @@ func (b *Boilerplate) init() {
 	}
 }
 
-func (b *Boilerplate) minItems() int { return cmpDefault(b.MinItems, 4) }
+func (b *Boilerplate) minItems() int { return cmpDefault(b.MinItems, 5) }
 func (b *Boilerplate) window() int   { return cmpDefault(b.Window, 50) }
 func (b *Boilerplate) maxBlocks() int {
 	return cmpDefault(b.MaxBlocks, 4096)
 }
 func (b *Boilerplate) minShare() float64 {
 	if b.MinShare <= 0 {
-		return 0.3
+		return 0.5
 	}
 	return b.MinShare
 }
