@@ -94,6 +94,11 @@ func (hs *hosts) acquire(ctx context.Context, name string) (func(), time.Time, e
 			release()
 			return nil, time.Time{}, ctx.Err()
 		}
+		// A Retry-After may have come in while we waited.
+		if until := hs.held(name); !until.IsZero() {
+			release()
+			return nil, until, nil
+		}
 	}
 	return release, time.Time{}, nil
 }
