@@ -127,7 +127,9 @@ func NewWith(r *Rules, opts Options) *Tagger {
 			}
 		}
 		for _, k := range c.Kids {
-			cc.kids = append(cc.kids, compile(k, field))
+			if k != nil {
+				cc.kids = append(cc.kids, compile(k, field))
+			}
 		}
 		return cc
 	}
@@ -145,7 +147,9 @@ func NewWith(r *Rules, opts Options) *Tagger {
 		}
 	}
 	for _, tp := range r.Topics {
-		t.topics = append(t.topics, ctopic{t: tp, cond: compile(tp.Cond, -1)})
+		if tp.Cond != nil { // a topic without a condition never holds
+			t.topics = append(t.topics, ctopic{t: tp, cond: compile(tp.Cond, -1)})
+		}
 	}
 	t.m.words.build(t.m.vocab)
 	t.pool.New = func() any { return &scratch{} }
