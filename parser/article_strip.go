@@ -23,6 +23,30 @@ const maxPooled = 4 << 20
 func stripRaw(dst, page []byte) []byte {
 	out := dst
 	rest := page
+	// Hostile input must not make this quadratic: once an end marker is
+	// known to be absent from the rest of the page, later starts of the
+	// same kind are not searched again, and the nested search (which can
+	// fail for other reasons) has a budget of four passes over the page.
+	var noEnd [4]bool // comment, script, style, svg
+	budget := 4*len(page) + 4096
+	raw := func(kind int, find func() int) int {
+		if noEnd[kind] {
+			return -1
+		}
+		end := find()
+		if end < 0 {
+			noEnd[kind] = true
+		}
+		return end
+	}
+	nested := func(name string) int {
+		if budget <= 0 {
+			return -1
+		}
+		end, scanned := nestedEnd(rest, name)
+		budget -= scanned
+		return end
+	}
 	for {
 		i := bytes.IndexByte(rest, '<')
 		if i < 0 || i+1 >= len(rest) {
@@ -33,24 +57,26 @@ func stripRaw(dst, page []byte) []byte {
 		var end int
 		switch {
 		case bytes.HasPrefix(rest, []byte("<!--")):
-			end = commentEnd(rest)
+			end = raw(0, func() int { return commentEnd(rest) })
 		case tagIs(rest, "script"):
-			end = rawEnd(rest, "script")
+			end = raw(1, func() int { return rawEnd(rest, "script") })
 			if end > 0 && isLDJSON(rest[:end]) {
-				end = -1
+				out = append(out, rest[:end]...)
+				rest = rest[end:]
+				continue
 			}
 		case tagIs(rest, "style"):
-			end = rawEnd(rest, "style")
+			end = raw(2, func() int { return rawEnd(rest, "style") })
 		case tagIs(rest, "svg"):
-			end = rawEnd(rest, "svg")
+			end = raw(3, func() int { return rawEnd(rest, "svg") })
 		case tagIs(rest, "nav"):
-			end = nestedEnd(rest, "nav")
+			end = nested("nav")
 		case tagIs(rest, "footer"):
-			end = nestedEnd(rest, "footer")
+			end = nested("footer")
 		case tagIs(rest, "aside"):
-			end = nestedEnd(rest, "aside")
+			end = nested("aside")
 		case tagIs(rest, "select"):
-			end = nestedEnd(rest, "select")
+			end = nested("select")
 		default:
 			end = -1
 		}
@@ -111,17 +137,17 @@ func rawEnd(b []byte, name string) int {
 
 // nestedEnd returns the offset just past the end tag that closes the
 // element starting at b, counting nested elements of the same name, or -1
-// when it is not closed. It is for elements the extractor drops whole
+// when it is not closed; scanned is how many bytes it looked at. It is for elements the extractor drops whole
 // (<nav>, <footer>, <aside>, <select>): cutting them here spares the
 // tokenizer and the tree builder, and gives the tree the parser would
 // have built minus that subtree.
-func nestedEnd(b []byte, name string) int {
+func nestedEnd(b []byte, name string) (end, scanned int) {
 	depth := 0
 	pos := 0
 	for {
 		j := bytes.IndexByte(b[pos:], '<')
 		if j < 0 {
-			return -1
+			return -1, len(b)
 		}
 		pos += j
 		switch {
@@ -132,9 +158,9 @@ func nestedEnd(b []byte, name string) int {
 			if depth == 0 {
 				k := bytes.IndexByte(b[pos:], '>')
 				if k < 0 {
-					return -1
+					return -1, len(b)
 				}
-				return pos + k + 1
+				return pos + k + 1, pos + k + 1
 			}
 		}
 		pos++

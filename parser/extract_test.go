@@ -146,19 +146,24 @@ func TestExtractArticleCharset(t *testing.T) {
 // quickly and without panicking.
 func TestExtractHostile(t *testing.T) {
 	tests := map[string]string{
-		"deep nesting":     strings.Repeat("<div>", 100000) + "text" + strings.Repeat("</div>", 100000),
-		"deep inline":      strings.Repeat("<b><i>", 50000) + "text",
-		"unclosed":         "<html><body><p>one<p>two<table><tr><td>three",
-		"bad json-ld":      `<script type="application/ld+json">{"articleBody": [1,2,{"@graph":</script>`,
-		"json-ld nesting":  `<script type="application/ld+json">` + strings.Repeat("[", 100000) + `</script>`,
-		"binary":           "\x00\x01\x02\xff\xfe<\x00p>",
-		"many attributes":  "<p " + strings.Repeat(`class="share" `, 10000) + ">x</p>",
-		"utf16 label":      `<meta charset="utf-16"><p>x</p>`,
-		"unknown charset":  `<meta charset="x-klingon"><p>x</p>`,
-		"only whitespace":  strings.Repeat(" \n\t", 1000),
-		"huge text node":   "<p>" + strings.Repeat("word, ", 200000) + "</p>",
-		"nested forms":     strings.Repeat("<form><p>a</p>", 1000),
-		"read more anchor": strings.Repeat(`<a href="/x">Read more</a>`, 1000),
+		"deep nesting":      strings.Repeat("<div>", 100000) + "text" + strings.Repeat("</div>", 100000),
+		"deep inline":       strings.Repeat("<b><i>", 50000) + "text",
+		"unclosed":          "<html><body><p>one<p>two<table><tr><td>three",
+		"bad json-ld":       `<script type="application/ld+json">{"articleBody": [1,2,{"@graph":</script>`,
+		"json-ld nesting":   `<script type="application/ld+json">` + strings.Repeat("[", 100000) + `</script>`,
+		"binary":            "\x00\x01\x02\xff\xfe<\x00p>",
+		"many attributes":   "<p " + strings.Repeat(`class="share" `, 10000) + ">x</p>",
+		"utf16 label":       `<meta charset="utf-16"><p>x</p>`,
+		"unknown charset":   `<meta charset="x-klingon"><p>x</p>`,
+		"only whitespace":   strings.Repeat(" \n\t", 1000),
+		"huge text node":    "<p>" + strings.Repeat("word, ", 200000) + "</p>",
+		"nested forms":      strings.Repeat("<form><p>a</p>", 1000),
+		"read more anchor":  strings.Repeat(`<a href="/x">Read more</a>`, 1000),
+		"unclosed navs":     strings.Repeat("<nav>x", 200000),
+		"unclosed scripts":  strings.Repeat("<script>x", 200000),
+		"unclosed comments": strings.Repeat("<!--x", 200000),
+		"navs closing late": strings.Repeat("<nav>x", 100000) + strings.Repeat("</nav>", 50000),
+		"ld+json scripts":   strings.Repeat(`<script type="application/ld+json">{"articleBody":"x"}</script>`, 20000),
 	}
 	for name, page := range tests {
 		t.Run(name, func(t *testing.T) {
