@@ -39,6 +39,7 @@ type StatusError struct {
 	RetryAfter time.Duration
 }
 
+// Error says which URL answered which status.
 func (e *StatusError) Error() string {
 	if e.RetryAfter > 0 {
 		return fmt.Sprintf("%s: http %d (retry after %s)", e.URL, e.Code, e.RetryAfter)
