@@ -83,6 +83,12 @@ func newClient(cfg Config) *client {
 		}
 	}
 	open := &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}
+	// Keep as many idle connections to a host as may be in flight to it:
+	// allowed hosts (replay's server) are exempt from the per-host limit.
+	idlePerHost := max(2, cfg.PerHostConcurrency)
+	if len(cfg.AllowHosts) > 0 {
+		idlePerHost = max(idlePerHost, cfg.Concurrency)
+	}
 	tr := &http.Transport{
 		Proxy:                  nil, // an environment proxy would bypass the address check
 		DialContext:            c.dialer(guarded, open),
@@ -92,7 +98,7 @@ func newClient(cfg Config) *client {
 		ExpectContinueTimeout:  time.Second,
 		DisableCompression:     true, // gzip is decoded here, under a cap
 		MaxIdleConns:           1024,
-		MaxIdleConnsPerHost:    2,
+		MaxIdleConnsPerHost:    idlePerHost,
 		IdleConnTimeout:        60 * time.Second,
 		MaxResponseHeaderBytes: 256 << 10,
 	}
