@@ -566,3 +566,22 @@ func counterValue(t *testing.T, c prometheus.Counter) float64 {
 	}
 	return m.GetCounter().GetValue()
 }
+
+func TestHeaderTimeout(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done() // never answers
+	}))
+	defer srv.Close()
+	cfg := localConfig(t, srv)
+	cfg.HeaderTimeout = 100 * time.Millisecond
+	cfg.TotalTimeout = 10 * time.Second
+	c := newClient(cfg.withDefaults())
+	start := time.Now()
+	_, err := c.get(t.Context(), fetchRequest{URL: srv.URL, Accept: acceptFeed})
+	if err == nil || !strings.Contains(err.Error(), "timeout awaiting response headers") {
+		t.Fatalf("get from a silent server = %v, want the header timeout", err)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Errorf("header timeout took %s; the total timeout (10s) must not be what stopped it", time.Since(start))
+	}
+}
