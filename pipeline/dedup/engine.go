@@ -78,10 +78,18 @@ type story struct {
 	norm       float64            // IDF-weighted norm of centroid, cached
 	originID   string             // earliest item by item time
 	originFeed string
+	dead       bool // merged away or evicted: skip in postings
 }
 
-// maxCentroid bounds the terms a story keeps.
-const maxCentroid = 100
+// Bounds on the story search: the terms a story keeps, the item terms
+// whose postings give candidates, the latest stories read per posting
+// list, and the candidates scored in full.
+const (
+	maxCentroid = 100
+	candTerms   = 12
+	maxPosting  = 256
+	maxScored   = 32
+)
 
 // Engine holds the dedup state and makes the decisions. It is a pure
 // in-memory structure: Decide reads it, Apply changes it, and applying the
@@ -270,10 +278,15 @@ func (e *Engine) storyNorm(s *story) float64 {
 func (e *Engine) cluster(it *pipeline.Item, f *features) Decision {
 	t := it.Time().UnixMilli()
 	win := e.cfg.Window.Milliseconds()
+	// q is the item's IDF-weighted vector; qd its weights times IDF again,
+	// ready to multiply with raw centroid weights.
 	var qn float64
 	q := make([]float64, len(f.terms))
+	qd := make([]float64, len(f.terms))
 	for i, tm := range f.terms {
-		q[i] = float64(tm.w) * e.idf(tm.h)
+		idf := e.idf(tm.h)
+		q[i] = float64(tm.w) * idf
+		qd[i] = q[i] * idf
 		qn += q[i] * q[i]
 	}
 	qn = math.Sqrt(qn)
@@ -282,15 +295,28 @@ func (e *Engine) cluster(it *pipeline.Item, f *features) Decision {
 		dot  float64
 		last int // index of the last term added, against repeated postings
 	}
+	// Candidates come from the postings of the item's heaviest terms only
+	// (the rare, telling ones), and only from the latest stories of each
+	// posting list, which bounds the work per item whatever the window
+	// holds. The best of them are then scored on every term.
+	top := make([]int, len(f.terms))
+	for i := range top {
+		top[i] = i
+	}
+	slices.SortFunc(top, func(a, b int) int {
+		if q[a] != q[b] {
+			return cmp.Compare(q[b], q[a])
+		}
+		return cmp.Compare(f.terms[a].h, f.terms[b].h)
+	})
+	top = top[:min(len(top), candTerms)]
 	cands := map[*story]*cand{}
 	if qn > 0 {
-		for i, tm := range f.terms {
-			for _, s := range e.posting[tm.h] {
-				w, ok := s.centroid[tm.h]
-				if !ok || e.stories[s.id] != s {
-					continue
-				}
-				if t < s.start-win || t > s.last+win {
+		for _, i := range top {
+			post := e.posting[f.terms[i].h]
+			post = post[max(0, len(post)-maxPosting):]
+			for _, s := range post {
+				if s.dead || t < s.start-win || t > s.last+win {
 					continue
 				}
 				c := cands[s]
@@ -302,15 +328,45 @@ func (e *Engine) cluster(it *pipeline.Item, f *features) Decision {
 					continue
 				}
 				c.last = i
-				c.dot += q[i] * float64(w) * e.idf(tm.h)
+				c.dot += q[i] // a cheap pre-score: the item's weight of shared terms
 			}
 		}
 	}
-	scored := make([]cand, 0, len(cands))
-	for _, c := range cands {
-		if n := e.storyNorm(c.s); n > 0 {
-			scored = append(scored, cand{s: c.s, dot: c.dot / (n * qn)})
+	// The maxScored best by pre-score, kept sorted (best first) by
+	// insertion: most candidates fail the first comparison.
+	better := func(a, b *cand) bool {
+		if a.dot != b.dot {
+			return a.dot > b.dot
 		}
+		return a.s.id < b.s.id
+	}
+	pre := make([]*cand, 0, maxScored+1)
+	for _, c := range cands {
+		if len(pre) == maxScored && !better(c, pre[len(pre)-1]) {
+			continue
+		}
+		k := len(pre)
+		for k > 0 && better(c, pre[k-1]) {
+			k--
+		}
+		pre = slices.Insert(pre, k, c)
+		if len(pre) > maxScored {
+			pre = pre[:maxScored]
+		}
+	}
+	scored := make([]cand, 0, len(pre))
+	for _, c := range pre {
+		n := e.storyNorm(c.s)
+		if n == 0 {
+			continue
+		}
+		var dot float64
+		for i, tm := range f.terms {
+			if w, ok := c.s.centroid[tm.h]; ok {
+				dot += qd[i] * float64(w)
+			}
+		}
+		scored = append(scored, cand{s: c.s, dot: dot / (n * qn)})
 	}
 	slices.SortFunc(scored, func(a, b cand) int {
 		if a.dot != b.dot {
@@ -458,10 +514,12 @@ func (e *Engine) mergeInto(into, m string) {
 		return
 	}
 	if dst == nil {
+		// Postings hold *story: keep the value, rename it.
 		src.id = into
 		e.stories[into] = src
 		return
 	}
+	src.dead = true
 	dst.size += src.size
 	dst.start, dst.last = min(dst.start, src.start), max(dst.last, src.last)
 	if src.start < dst.start || e.items[dst.originID] == nil {
@@ -535,6 +593,7 @@ func (e *Engine) evict() {
 	}
 	for id, s := range e.stories {
 		if s.last < win {
+			s.dead = true
 			delete(e.stories, id)
 			changed = true
 		}

@@ -82,13 +82,15 @@ func isBoilerLine(l string) bool {
 	if len(l) > 200 {
 		return false
 	}
-	low := strings.ToLower(l)
+	low := strings.ToLower(l[:min(len(l), 32)])
 	for _, p := range boilerPrefixes {
 		if strings.HasPrefix(low, p) {
 			return true
 		}
 	}
-	return strings.HasSuffix(low, "all rights reserved.") || strings.HasSuffix(low, "all rights reserved")
+	tail := strings.TrimSuffix(l, ".")
+	const arr = "all rights reserved"
+	return len(tail) >= len(arr) && strings.EqualFold(tail[len(tail)-len(arr):], arr)
 }
 
 // isLinkish reports whether a line looks like a link title in a related
