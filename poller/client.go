@@ -27,7 +27,7 @@ var (
 	ErrTooManyRedirects = errors.New("too many redirects")
 	// ErrForbiddenAddress: the host resolved only to addresses that are
 	// refused (private, loopback, link-local…) and is not allowed.
-	ErrForbiddenAddress = errors.New("address not allowed")
+	ErrForbiddenAddress = errors.New("address not public (private, loopback, link-local…): refused unless allow_private_networks is set")
 )
 
 // StatusError is an HTTP status the poller treats as a failure.
@@ -161,7 +161,11 @@ func (c *client) dialer(guarded, open *net.Dialer) func(ctx context.Context, net
 				continue
 			}
 			if !c.cfg.AllowPrivateNetworks && !publicAddr(a.Unmap()) {
-				errs = append(errs, fmt.Errorf("%s resolves to %s: %w", host, a.Unmap(), ErrForbiddenAddress))
+				if host == a.Unmap().String() || net.ParseIP(host) != nil {
+					errs = append(errs, fmt.Errorf("%s: %w", host, ErrForbiddenAddress))
+				} else {
+					errs = append(errs, fmt.Errorf("%s resolves to %s: %w", host, a.Unmap(), ErrForbiddenAddress))
+				}
 				continue
 			}
 			conn, err := d.DialContext(ctx, network, net.JoinHostPort(a.Unmap().String(), port))

@@ -97,15 +97,15 @@ func feedsImport(path string, stdin io.Reader, stdout io.Writer) error {
 	if len(feeds) == 0 {
 		return fmt.Errorf("feeds import %s: no feeds with an http(s) xmlUrl", path)
 	}
-	out, err := yaml.Marshal(struct {
+	fmt.Fprintf(stdout, "# %d feeds imported from %s\n", len(feeds), path)
+	enc := yaml.NewEncoder(stdout)
+	enc.SetIndent(2)
+	if err := enc.Encode(struct {
 		Feeds []poller.Feed `yaml:"feeds"`
-	}{feeds})
-	if err != nil {
+	}{feeds}); err != nil {
 		return fmt.Errorf("feeds import: %w", err)
 	}
-	fmt.Fprintf(stdout, "# %d feeds imported from %s\n", len(feeds), path)
-	_, err = stdout.Write(out)
-	return err
+	return enc.Close()
 }
 
 // feedsList prints the health of every configured feed and of every feed
