@@ -56,8 +56,8 @@ type entry struct {
 	merged  []string
 	size    int32
 	update  bool
-	exact   string
-	guidKey string
+	exact   uint64 // hash of the content hash, 0 when none
+	guidKey uint64 // hash of the GUID+URL key, 0 when none
 	feed    string
 
 	// First copies within the window only.
@@ -73,9 +73,10 @@ type story struct {
 	start      int64 // earliest item time
 	last       int64 // latest item time
 	size       int
-	centroid   map[uint32]float32 // sum of members' unit term vectors
-	normN      int                // doc count when norm was computed
-	norm       float64            // IDF-weighted norm of centroid, cached
+	centroid   []term   // sum of members' unit term vectors, sorted by h; shared with the first item's terms until the story grows (never written in place)
+	indexed    []uint32 // terms under which the story is in the postings
+	normN      int      // doc count when norm was computed
+	norm       float64  // IDF-weighted norm of centroid, cached
 	originID   string             // earliest item by item time
 	originFeed string
 	dead       bool // merged away or evicted: skip in postings
@@ -85,7 +86,8 @@ type story struct {
 // whose postings give candidates, the latest stories read per posting
 // list, and the candidates scored in full.
 const (
-	maxCentroid = 100
+	maxCentroid = 64
+	postTerms   = 12
 	candTerms   = 12
 	maxPosting  = 256
 	maxScored   = 32
@@ -99,8 +101,8 @@ type Engine struct {
 	cfg Config
 
 	items   map[string]*entry
-	exact   map[string]string // content hash -> first item ID
-	guids   map[string]string // GUID+URL key -> first item ID
+	exact   map[uint64]*entry // content hash -> first item
+	guids   map[uint64]*entry // GUID+URL key -> first item
 	docs    []*entry          // first copies in the LSH index, by ref-1
 	lsh     lshIndex
 	df      map[uint32]int32
@@ -119,8 +121,8 @@ func NewEngine(cfg Config) *Engine {
 	return &Engine{
 		cfg:     cfg,
 		items:   map[string]*entry{},
-		exact:   map[string]string{},
-		guids:   map[string]string{},
+		exact:   map[uint64]*entry{},
+		guids:   map[uint64]*entry{},
 		df:      map[uint32]int32{},
 		stories: map[string]*story{},
 		posting: map[uint32][]*story{},
@@ -182,21 +184,10 @@ func (e *Engine) Decide(it *pipeline.Item, f *features) Decision {
 // exactRoot returns the first item with the same text hash or the same
 // raw GUID and canonical URL.
 func (e *Engine) exactRoot(f *features) *entry {
-	if f.exact != "" {
-		if id, ok := e.exact[f.exact]; ok {
-			if r := e.items[id]; r != nil {
-				return r
-			}
-		}
+	if r := e.exact[keyHash(f.exact)]; r != nil {
+		return r
 	}
-	if f.guidKey != "" {
-		if id, ok := e.guids[f.guidKey]; ok {
-			if r := e.items[id]; r != nil {
-				return r
-			}
-		}
-	}
-	return nil
+	return e.guids[keyHash(f.guidKey)]
 }
 
 // copyOf is the decision for a copy of root.
@@ -264,8 +255,8 @@ func (e *Engine) storyNorm(s *story) float64 {
 		return s.norm
 	}
 	var n float64
-	for h, w := range s.centroid {
-		x := float64(w) * e.idf(h)
+	for _, tm := range s.centroid {
+		x := float64(tm.w) * e.idf(tm.h)
 		n += x * x
 	}
 	s.norm, s.normN = math.Sqrt(n), e.ndocs
@@ -361,9 +352,17 @@ func (e *Engine) cluster(it *pipeline.Item, f *features) Decision {
 			continue
 		}
 		var dot float64
-		for i, tm := range f.terms {
-			if w, ok := c.s.centroid[tm.h]; ok {
-				dot += qd[i] * float64(w)
+		cen := c.s.centroid
+		for i, j := 0, 0; i < len(f.terms) && j < len(cen); {
+			switch {
+			case f.terms[i].h < cen[j].h:
+				i++
+			case f.terms[i].h > cen[j].h:
+				j++
+			default:
+				dot += qd[i] * float64(cen[j].w)
+				i++
+				j++
 			}
 		}
 		scored = append(scored, cand{s: c.s, dot: dot / (n * qn)})
@@ -432,18 +431,14 @@ func (e *Engine) Apply(r *Record) {
 	en := &entry{
 		id: r.ID, version: r.Version, seen: r.Seen, t: r.Time, dupOf: r.DupOf, kind: r.Kind,
 		story: r.Story, event: r.Event, merged: r.Merged, size: int32(r.Size), update: r.Update,
-		exact: r.Exact, guidKey: r.GUIDKey, feed: r.Feed,
+		exact: keyHash(r.Exact), guidKey: keyHash(r.GUIDKey), feed: r.Feed,
 	}
 	e.items[r.ID] = en
-	if r.Exact != "" {
-		if _, ok := e.exact[r.Exact]; !ok {
-			e.exact[r.Exact] = r.ID
-		}
+	if en.exact != 0 && e.exact[en.exact] == nil {
+		e.exact[en.exact] = en
 	}
-	if r.GUIDKey != "" {
-		if _, ok := e.guids[r.GUIDKey]; !ok {
-			e.guids[r.GUIDKey] = r.ID
-		}
+	if en.guidKey != 0 && e.guids[en.guidKey] == nil {
+		e.guids[en.guidKey] = en
 	}
 	sid := e.resolve(r.Story)
 	s := e.stories[sid]
@@ -454,8 +449,7 @@ func (e *Engine) Apply(r *Record) {
 		}
 	}
 	if s == nil {
-		s = &story{id: sid, start: r.Time, last: r.Time, centroid: map[uint32]float32{},
-			originID: r.ID, originFeed: r.Feed}
+		s = &story{id: sid, start: r.Time, last: r.Time, originID: r.ID, originFeed: r.Feed}
 		e.stories[sid] = s
 	}
 	s.size++
@@ -468,16 +462,15 @@ func (e *Engine) Apply(r *Record) {
 		en.terms = terms
 		for _, tm := range terms {
 			e.df[tm.h]++
-			if _, ok := s.centroid[tm.h]; !ok {
-				e.posting[tm.h] = append(e.posting[tm.h], s)
-			}
-			s.centroid[tm.h] += tm.w
 		}
 		e.ndocs++
-		s.norm = 0
-		if len(s.centroid) > 2*maxCentroid {
-			e.prune(s)
+		if s.centroid == nil {
+			s.centroid = terms
+		} else {
+			s.centroid = e.addTerms(s.centroid, terms)
 		}
+		s.norm = 0
+		e.index(s)
 		if sig, ok := r.signature(); ok && r.Shingles > 0 {
 			en.sig, en.shingles, en.inDocs = sig, int32(r.Shingles), true
 			e.docs = append(e.docs, en)
@@ -525,38 +518,82 @@ func (e *Engine) mergeInto(into, m string) {
 	if src.start < dst.start || e.items[dst.originID] == nil {
 		dst.originID, dst.originFeed = src.originID, src.originFeed
 	}
-	for h, w := range src.centroid {
-		if _, ok := dst.centroid[h]; !ok {
-			e.posting[h] = append(e.posting[h], dst)
-		}
-		dst.centroid[h] += w
-	}
+	dst.centroid = e.addTerms(dst.centroid, src.centroid)
 	dst.norm = 0
-	if len(dst.centroid) > 2*maxCentroid {
-		e.prune(dst)
-	}
+	e.index(dst)
 }
 
-// prune keeps the maxCentroid terms of s with the highest IDF weight.
-func (e *Engine) prune(s *story) {
+// addTerms returns the sum of two sorted term vectors as a new slice,
+// pruned to the maxCentroid terms with the highest IDF weight when it
+// grows past twice that.
+func (e *Engine) addTerms(a, b []term) []term {
+	out := make([]term, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		switch {
+		case a[i].h < b[j].h:
+			out = append(out, a[i])
+			i++
+		case a[i].h > b[j].h:
+			out = append(out, b[j])
+			j++
+		default:
+			out = append(out, term{h: a[i].h, w: a[i].w + b[j].w})
+			i++
+			j++
+		}
+	}
+	out = append(append(out, a[i:]...), b[j:]...)
+	if len(out) <= 2*maxCentroid {
+		return out
+	}
+	slices.SortFunc(out, func(x, y term) int {
+		wx, wy := float64(x.w)*e.idf(x.h), float64(y.w)*e.idf(y.h)
+		if wx != wy {
+			return cmp.Compare(wy, wx)
+		}
+		return cmp.Compare(x.h, y.h)
+	})
+	out = slices.Clone(out[:maxCentroid])
+	slices.SortFunc(out, func(x, y term) int { return cmp.Compare(x.h, y.h) })
+	return out
+}
+
+// index puts s in the postings of its postTerms heaviest terms (by IDF
+// weight) that it is not filed under yet. Postings only find candidates;
+// scoring reads the centroid, so a stale posting costs a lookup, no error.
+func (e *Engine) index(s *story) {
+	if len(s.indexed) >= 3*postTerms {
+		return
+	}
 	type tw struct {
 		h uint32
 		w float64
 	}
-	all := make([]tw, 0, len(s.centroid))
-	for h, w := range s.centroid {
-		all = append(all, tw{h, float64(w) * e.idf(h)})
+	top := make([]tw, 0, len(s.centroid))
+	for _, tm := range s.centroid {
+		top = append(top, tw{tm.h, float64(tm.w) * e.idf(tm.h)})
 	}
-	slices.SortFunc(all, func(a, b tw) int {
-		if a.w != b.w {
-			return cmp.Compare(b.w, a.w)
+	slices.SortFunc(top, func(x, y tw) int {
+		if x.w != y.w {
+			return cmp.Compare(y.w, x.w)
 		}
-		return cmp.Compare(a.h, b.h)
+		return cmp.Compare(x.h, y.h)
 	})
-	for _, x := range all[maxCentroid:] {
-		delete(s.centroid, x.h)
+	for _, x := range top[:min(len(top), postTerms)] {
+		if !slices.Contains(s.indexed, x.h) {
+			s.indexed = append(s.indexed, x.h)
+			e.posting[x.h] = append(e.posting[x.h], s)
+		}
 	}
-	s.norm = 0
+}
+
+// keyHash maps a content hash or GUID key to a map key; "" gives 0.
+func keyHash(s string) uint64 {
+	if s == "" {
+		return 0
+	}
+	return wordHash(s) | 1
 }
 
 // evict forgets what fell out of the window (by item time): copies'
@@ -583,10 +620,10 @@ func (e *Engine) evict() {
 		}
 		if en.t < keep {
 			delete(e.items, id)
-			if e.exact[en.exact] == id {
+			if e.exact[en.exact] == en {
 				delete(e.exact, en.exact)
 			}
-			if e.guids[en.guidKey] == id {
+			if e.guids[en.guidKey] == en {
 				delete(e.guids, en.guidKey)
 			}
 		}
@@ -624,7 +661,7 @@ func (e *Engine) evict() {
 	}
 	e.posting = map[uint32][]*story{}
 	for _, s := range e.stories {
-		for h := range s.centroid {
+		for _, h := range s.indexed {
 			e.posting[h] = append(e.posting[h], s)
 		}
 	}

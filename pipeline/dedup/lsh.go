@@ -12,7 +12,7 @@ type lshIndex struct {
 
 func newLSH(capacity int) lshIndex {
 	n := 1024
-	for n < 2*capacity {
+	for 3*n < 4*capacity {
 		n *= 2
 	}
 	return lshIndex{keys: make([]uint32, n), refs: make([]uint32, n)}
@@ -20,7 +20,7 @@ func newLSH(capacity int) lshIndex {
 
 // add inserts (key, ref); key must not be 0.
 func (x *lshIndex) add(key, ref uint32) {
-	if 2*(x.used+1) > len(x.keys) {
+	if 4*(x.used+1) > 3*len(x.keys) {
 		x.grow()
 	}
 	mask := uint32(len(x.keys) - 1)
