@@ -77,7 +77,7 @@ type story struct {
 	indexed    []uint32 // terms under which the story is in the postings
 	normN      int      // doc count when norm was computed
 	norm       float64  // IDF-weighted norm of centroid, cached
-	originID   string             // earliest item by item time
+	originID   string   // earliest item by item time
 	originFeed string
 	dead       bool // merged away or evicted: skip in postings
 }
@@ -172,10 +172,10 @@ func (e *Engine) Decide(it *pipeline.Item, f *features) Decision {
 		}
 		return Decision{Update: true, DuplicateOf: old.dupOf, DupKind: old.kind, StoryID: sid, Size: size}
 	}
-	if root := e.exactRoot(f); root != nil {
+	if root := e.exactRoot(it, f); root != nil {
 		return e.copyOf(root, pipeline.DupExact, 1)
 	}
-	if root, score := e.nearCopy(f); root != nil {
+	if root, score := e.nearCopy(it, f); root != nil {
 		return e.copyOf(root, pipeline.DupSyndicated, score)
 	}
 	return e.cluster(it, f)
@@ -183,11 +183,19 @@ func (e *Engine) Decide(it *pipeline.Item, f *features) Decision {
 
 // exactRoot returns the first item with the same text hash or the same
 // raw GUID and canonical URL.
-func (e *Engine) exactRoot(f *features) *entry {
-	if r := e.exact[keyHash(f.exact)]; r != nil {
+func (e *Engine) exactRoot(it *pipeline.Item, f *features) *entry {
+	t := it.Time().UnixMilli()
+	// Entries are kept for KeepIDs after the newest item; an item from
+	// longer before that is not compared with them either.
+	keep := e.cfg.KeepIDs.Milliseconds()
+	near := func(r *entry) bool { return r != nil && r.t >= t-keep && r.t <= t+keep }
+	if r := e.exact[keyHash(f.exact)]; near(r) {
 		return r
 	}
-	return e.guids[keyHash(f.guidKey)]
+	if r := e.guids[keyHash(f.guidKey)]; near(r) {
+		return r
+	}
+	return nil
 }
 
 // copyOf is the decision for a copy of root.
@@ -206,10 +214,11 @@ func (e *Engine) copyOf(root *entry, kind string, score float64) Decision {
 
 // nearCopy finds the first copy whose text this one copies: the LSH
 // candidate with the highest verified overlap (earliest on a tie).
-func (e *Engine) nearCopy(f *features) (*entry, float64) {
+func (e *Engine) nearCopy(it *pipeline.Item, f *features) (*entry, float64) {
 	if f.shingles == 0 {
 		return nil, 0
 	}
+	t, win := it.Time().UnixMilli(), e.cfg.Window.Milliseconds()
 	var best *entry
 	bestScore := 0.0
 	seen := map[uint32]bool{}
@@ -220,7 +229,7 @@ func (e *Engine) nearCopy(f *features) (*entry, float64) {
 			}
 			seen[ref] = true
 			c := e.docs[ref-1]
-			if c == nil || !c.inDocs {
+			if c == nil || !c.inDocs || c.t < t-win || c.t > t+win {
 				return
 			}
 			j := f.sig.jaccard(c.sig)
@@ -243,10 +252,15 @@ func (e *Engine) nearCopy(f *features) (*entry, float64) {
 }
 
 // idf is the rarity weight of a term given the current document
-// frequencies: ln((N+1)/(df+0.5)).
+// frequencies: ln((N+prior+1)/(df+0.5)). The prior counts dfPrior
+// imaginary documents that share no term, so that while the window holds
+// few documents (a cold start) every term weighs about the same instead of
+// shared terms weighing nothing.
 func (e *Engine) idf(h uint32) float64 {
-	return math.Log((float64(e.ndocs) + 1) / (float64(e.df[h]) + 0.5))
+	return math.Log((float64(e.ndocs) + dfPrior + 1) / (float64(e.df[h]) + 0.5))
 }
+
+var dfPrior = 50.0
 
 // storyNorm returns the IDF-weighted norm of s's centroid, recomputed
 // when the document count moved by more than 5% since the last time.
@@ -290,9 +304,13 @@ func (e *Engine) cluster(it *pipeline.Item, f *features) Decision {
 	// (the rare, telling ones), and only from the latest stories of each
 	// posting list, which bounds the work per item whatever the window
 	// holds. The best of them are then scored on every term.
-	top := make([]int, len(f.terms))
-	for i := range top {
-		top[i] = i
+	// Terms no story has (df 0) cannot find one: they are the rarest, so
+	// without this they would crowd out the useful ones.
+	top := make([]int, 0, len(f.terms))
+	for i, tm := range f.terms {
+		if e.df[tm.h] > 0 {
+			top = append(top, i)
+		}
 	}
 	slices.SortFunc(top, func(a, b int) int {
 		if q[a] != q[b] {
