@@ -25,6 +25,10 @@ type Feed struct {
 	// FullText asks the poller to fetch each new item's page and replace
 	// the item text with the article body extracted from it.
 	FullText bool `yaml:"full_text,omitempty" json:"full_text,omitempty"`
+	// FullTextTeasers fetches the page only for items whose feed text is a
+	// teaser (short, ending in an ellipsis or a "Read more" link): the
+	// automatic mode for feeds that sometimes carry whole stories.
+	FullTextTeasers bool `yaml:"full_text_teasers,omitempty" json:"full_text_teasers,omitempty"`
 	// Title is a human label (from OPML); optional.
 	Title string `yaml:"title,omitempty" json:"title,omitempty"`
 }

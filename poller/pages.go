@@ -66,10 +66,11 @@ func (c *pageCache) put(pg page) {
 	}
 }
 
-// fullText replaces each item's text with the article body of its page,
-// fetched through the guarded client (conditional GET, same caps), when
-// extraction finds one. Failures leave the feed's text in place.
-func (p *Poller) fullText(ctx context.Context, f Feed, items []pipeline.Item, pollStart time.Time) []pipeline.Item {
+// fullText replaces each item's text (each one that want accepts, all
+// when want is nil) with the article body of its page, fetched through the
+// guarded client (conditional GET, same caps), when extraction finds one.
+// Failures leave the feed's text in place.
+func (p *Poller) fullText(ctx context.Context, f Feed, items []pipeline.Item, pollStart time.Time, want func(*pipeline.Item) bool) []pipeline.Item {
 	log := p.log.With("feed", f.Name)
 	// Pages must not keep the poll past its lease: stop starting them at
 	// half the lease, and cut a page fetch in flight at three quarters.
@@ -79,7 +80,7 @@ func (p *Poller) fullText(ctx context.Context, f Feed, items []pipeline.Item, po
 	fetched := 0
 	for i := range items {
 		it := &items[i]
-		if it.URL == "" {
+		if it.URL == "" || want != nil && !want(it) {
 			continue
 		}
 		u, err := url.Parse(it.URL)
@@ -153,4 +154,27 @@ func (p *Poller) fetchPage(ctx context.Context, rawURL string, old page) (page, 
 func (p *Poller) pageHosts() *hosts {
 	p.pageHostsOnce.Do(func() { p.pageGate = newHosts(1, p.cfg.PerHostGap) })
 	return p.pageGate
+}
+
+// stripBoilerplate removes the blocks that recur across many items of one
+// feed (a standard footer, a sign-up line), learnt per feed over the items
+// of this and earlier fetches. The whole document is learnt before any
+// item is stripped, so a first fetch with twenty footers already loses
+// them. ContentHash stays the hash of the text as the feed gave it: an
+// item's version must not change when wirewatch learns its feed's footer,
+// or every item still in the feed would come back as an update.
+func (p *Poller) stripBoilerplate(feed string, items []pipeline.Item) {
+	p.boilerMu.Lock()
+	bp, ok := p.boiler[feed]
+	if !ok {
+		bp = parser.NewBoilerplate()
+		p.boiler[feed] = bp
+	}
+	p.boilerMu.Unlock()
+	for i := range items {
+		bp.Learn(items[i].Text)
+	}
+	for i := range items {
+		items[i].Text = bp.Strip(items[i].Text)
+	}
 }

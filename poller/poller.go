@@ -66,6 +66,9 @@ type Poller struct {
 
 	busy []sync.Mutex // one per feed: one fetch of a feed at a time in this process
 
+	boilerMu sync.Mutex
+	boiler   map[string]*parser.Boilerplate // per feed, learnt from its items
+
 	mu     sync.Mutex
 	q      queue
 	hostOf []string // politeness key per feed; see hostKey
@@ -111,6 +114,7 @@ func New(cfg Config, feeds []Feed, pub Publisher, store Store, log *slog.Logger)
 		metrics: newMetrics(),
 		now:     time.Now,
 		busy:    make([]sync.Mutex, len(feeds)),
+		boiler:  make(map[string]*parser.Boilerplate, len(feeds)),
 	}
 	p.hostOf = make([]string, len(feeds))
 	for i, f := range p.feeds {
@@ -541,9 +545,13 @@ func (p *Poller) fetch(ctx context.Context, f Feed, st *FeedState, now time.Time
 				return p.failed(ctx, f, st, res, now, fmt.Errorf("parse feed %s: %w", f.Name, err))
 			}
 			items := doc.Items
-			if f.FullText {
-				items = p.fullText(ctx, f, items, now)
+			switch {
+			case f.FullText:
+				items = p.fullText(ctx, f, items, now, nil)
+			case f.FullTextTeasers:
+				items = p.fullText(ctx, f, items, now, func(it *pipeline.Item) bool { return parser.IsTeaser(it.Text, "") })
 			}
+			p.stripBoilerplate(f.Name, items)
 			if len(items) > 0 {
 				if err := p.pub.Publish(ctx, f.Name, items); err != nil {
 					// Not the feed's fault: keep the old validators and hash
