@@ -40,8 +40,12 @@ type Config struct {
 	Containment float64
 
 	// StoryThreshold is the TF-IDF cosine similarity between an item and
-	// a story at or above which the item joins the story. Default 0.25.
+	// a story at or above which the item joins the story. Default 0.2.
 	StoryThreshold float64
+	// HeadlineThreshold replaces StoryThreshold for items whose body is
+	// shorter than MinWords (headline-only feeds, teasers): a few words
+	// give lower cosines for the same story. Default 0.1.
+	HeadlineThreshold float64
 	// MergeThreshold is the similarity an item must have with two stories
 	// for them to be merged into one. Default 0.5.
 	MergeThreshold float64
@@ -61,6 +65,11 @@ type Config struct {
 	// Replicas of the dedup KV bucket: 1 on a single server, 3 on a
 	// three-node cluster. Default 1.
 	Replicas int
+
+	// NoNames turns off the built-in stand-in for entities: runs of
+	// capitalised words inside sentences of the lead ("Betty Ford
+	// Center"), which count as terms with EntityWeight.
+	NoNames bool
 
 	bigrams bool // experiment: adjacent term pairs as terms
 
@@ -97,7 +106,10 @@ func (c Config) withDefaults() Config {
 		c.Containment = 0.8
 	}
 	if c.StoryThreshold == 0 {
-		c.StoryThreshold = 0.25
+		c.StoryThreshold = 0.2
+	}
+	if c.HeadlineThreshold == 0 {
+		c.HeadlineThreshold = 0.1
 	}
 	if c.MergeThreshold == 0 {
 		c.MergeThreshold = 0.5
@@ -132,6 +144,7 @@ func (c Config) Validate() error {
 	check(c.Jaccard >= 0 && c.Jaccard <= 1, "jaccard", c.Jaccard)
 	check(c.Containment >= 0 && c.Containment <= 1, "containment", c.Containment)
 	check(c.StoryThreshold >= 0 && c.StoryThreshold <= 1, "story_threshold", c.StoryThreshold)
+	check(c.HeadlineThreshold >= 0 && c.HeadlineThreshold <= 1, "headline_threshold", c.HeadlineThreshold)
 	check(c.MergeThreshold >= 0 && c.MergeThreshold <= 1, "merge_threshold", c.MergeThreshold)
 	check(c.LeadWords >= 0, "lead_words", c.LeadWords)
 	check(c.TitleWeight >= 0, "title_weight", c.TitleWeight)

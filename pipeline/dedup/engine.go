@@ -391,7 +391,11 @@ func (e *Engine) cluster(it *pipeline.Item, f *features) Decision {
 		}
 		return cmp.Compare(a.s.id, b.s.id)
 	})
-	if len(scored) == 0 || scored[0].dot < e.cfg.StoryThreshold {
+	threshold := e.cfg.StoryThreshold
+	if f.words < e.cfg.MinWords {
+		threshold = e.cfg.HeadlineThreshold
+	}
+	if len(scored) == 0 || scored[0].dot < threshold {
 		score := 0.0
 		if len(scored) > 0 {
 			score = scored[0].dot

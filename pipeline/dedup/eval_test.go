@@ -212,6 +212,12 @@ func countValues(m map[string]string) int {
 // TestEvalUCIHeadlines prints pairwise F1 of story grouping from
 // headlines alone against the aggregator's story clusters.
 func TestEvalUCIHeadlines(t *testing.T) {
+	p, r, f1, bp, br, bf, n, ns, ng := evalUCI(t, Config{})
+	t.Logf("UCI headlines: %d items, %d stories (gold %d): pairwise P=%.3f R=%.3f F1=%.3f; B-cubed P=%.3f R=%.3f F1=%.3f",
+		n, ns, ng, p, r, f1, bp, br, bf)
+}
+
+func evalUCI(t *testing.T, cfg Config) (p, r, f1, bp, br, bf float64, n, ns, ng int) {
 	path := filepath.Join(dataDir, "stories", "uci-headlines-dev.csv")
 	f, err := os.Open(path)
 	if err != nil {
@@ -222,7 +228,7 @@ func TestEvalUCIHeadlines(t *testing.T) {
 	if err != nil {
 		t.Fatalf("read %s: %v", path, err)
 	}
-	e := NewEngine(Config{})
+	e := NewEngine(cfg)
 	pred, gold := map[string]string{}, map[string]string{}
 	for _, row := range rows[1:] {
 		ms, err := strconv.ParseInt(row[7], 10, 64)
@@ -239,10 +245,9 @@ func TestEvalUCIHeadlines(t *testing.T) {
 	for id, s := range pred {
 		pred[id] = e.resolve(s)
 	}
-	p, r, f1 := pairF1(pred, gold)
-	bp, br, bf := bcubed(pred, gold)
-	t.Logf("UCI headlines: %d items, %d stories (gold %d): pairwise P=%.3f R=%.3f F1=%.3f; B-cubed P=%.3f R=%.3f F1=%.3f",
-		len(pred), countValues(pred), countValues(gold), p, r, f1, bp, br, bf)
+	p, r, f1 = pairF1(pred, gold)
+	bp, br, bf = bcubed(pred, gold)
+	return p, r, f1, bp, br, bf, len(pred), countValues(pred), countValues(gold)
 }
 
 var _ = fmt.Sprint

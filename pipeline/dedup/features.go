@@ -7,6 +7,8 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/wirewatch/wirewatch/pipeline"
 )
@@ -50,7 +52,7 @@ func extract(it *pipeline.Item, cfg *Config) features {
 		h := sha256.Sum256([]byte(it.GUID + "\x00" + it.URL))
 		f.guidKey = hex.EncodeToString(h[:12])
 	}
-	f.terms = storyTerms(it, words, cfg)
+	f.terms = storyTerms(it, lines, words, cfg)
 	return f
 }
 
@@ -58,7 +60,7 @@ func extract(it *pipeline.Item, cfg *Config) features {
 // entities, each with sublinear term frequency times its field weight,
 // normalised to unit length. Rarity (IDF) is applied at scoring time,
 // because document frequencies keep changing.
-func storyTerms(it *pipeline.Item, body []string, cfg *Config) []term {
+func storyTerms(it *pipeline.Item, lines, body []string, cfg *Config) []term {
 	acc := make(map[uint32]float64, 64)
 	add := func(words []string, weight float64) {
 		tf := make(map[uint32]int, len(words))
@@ -82,6 +84,26 @@ func storyTerms(it *pipeline.Item, body []string, cfg *Config) []term {
 	add(title, cfg.TitleWeight)
 	lead := body[:min(len(body), cfg.LeadWords)]
 	add(lead, 1)
+	if !cfg.NoNames {
+		// Names in the lead: the lines holding the first LeadWords words.
+		var names []string
+		n := 0
+		for _, l := range lines {
+			if n >= cfg.LeadWords {
+				break
+			}
+			names = properNames(l, names)
+			n += len(strings.Fields(l))
+		}
+		seen := map[uint32]bool{}
+		for _, nm := range names {
+			h := termHash("\x00n:" + nm)
+			if !seen[h] {
+				seen[h] = true
+				acc[h] += cfg.EntityWeight
+			}
+		}
+	}
 	if cfg.Entities != nil {
 		seen := map[uint32]bool{}
 		for _, e := range cfg.Entities(it) {
@@ -144,3 +166,53 @@ var stopWords = func() map[string]bool {
 	}
 	return m
 }()
+
+// properNames returns the runs of capitalised words in s that do not
+// start a sentence ("Betty Ford Center", "Red Sox"), lower-cased: a cheap
+// stand-in for named entities when the caller gives none. Headlines in
+// title case would make every word a name, so callers pass body text.
+func properNames(s string, dst []string) []string {
+	var run []string
+	sentenceStart := true
+	flush := func() {
+		if len(run) > 0 {
+			dst = append(dst, strings.Join(run, " "))
+			run = run[:0]
+		}
+	}
+	i := 0
+	for i < len(s) {
+		r, sz := utf8.DecodeRuneInString(s[i:])
+		if !isWordRune(r) {
+			switch r {
+			case '.', '!', '?', '\n', ':', '"', '“', '”':
+				sentenceStart = true
+				flush()
+			case ',', ';', '(', ')':
+				flush()
+			}
+			i += sz
+			continue
+		}
+		j := i
+		for j < len(s) {
+			r2, sz2 := utf8.DecodeRuneInString(s[j:])
+			if !isWordRune(r2) && r2 != '\'' && r2 != '’' && r2 != '-' {
+				break
+			}
+			j += sz2
+		}
+		w := s[i:j]
+		upper := unicode.IsUpper(r)
+		switch {
+		case upper && !sentenceStart:
+			run = append(run, strings.ToLower(strings.TrimSuffix(strings.TrimSuffix(w, "'s"), "’s")))
+		default:
+			flush()
+		}
+		sentenceStart = false
+		i = j
+	}
+	flush()
+	return dst
+}
