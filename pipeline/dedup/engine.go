@@ -263,9 +263,10 @@ func (e *Engine) idf(h uint32) float64 {
 var dfPrior = 50.0
 
 // storyNorm returns the IDF-weighted norm of s's centroid, recomputed
-// when the document count moved by more than 5% since the last time.
+// when the document count moved by more than 10% since the last time
+// (IDF then moves by less than ln(1.1)).
 func (e *Engine) storyNorm(s *story) float64 {
-	if s.norm > 0 && e.ndocs <= s.normN+s.normN/20 {
+	if s.norm > 0 && e.ndocs <= s.normN+s.normN/10 {
 		return s.norm
 	}
 	var n float64

@@ -93,7 +93,7 @@ func storyTerms(it *pipeline.Item, lines, body []string, cfg *Config) []term {
 				break
 			}
 			names = properNames(l, names)
-			n += len(strings.Fields(l))
+			n += countWords(l)
 		}
 		seen := map[uint32]bool{}
 		for _, nm := range names {
@@ -215,4 +215,17 @@ func properNames(s string, dst []string) []string {
 	}
 	flush()
 	return dst
+}
+
+// countWords counts runs of non-space bytes in s without allocating.
+func countWords(s string) int {
+	n, in := 0, false
+	for i := 0; i < len(s); i++ {
+		sp := s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'
+		if !sp && !in {
+			n++
+		}
+		in = !sp
+	}
+	return n
 }

@@ -1,6 +1,9 @@
 package dedup
 
-import "math"
+import (
+	"math"
+	"slices"
+)
 
 // Signature sizes. 128 MinHash values of 16 bits (256 bytes) estimate
 // Jaccard similarity with a standard error of at most 0.045; the low 16
@@ -43,7 +46,8 @@ func mix64(x uint64) uint64 {
 }
 
 // permA and permB are the coefficients of the numHashes hash functions
-// h_i(x) = hi16(a_i*x + b_i), derived deterministically.
+// h_i(x) = hi16(a_i*x + b_i), derived deterministically so that every
+// process computes the same signatures.
 var permA, permB [numHashes]uint64
 
 func init() {
@@ -68,19 +72,15 @@ func shingles(words []string, buf []uint64) []uint64 {
 		wh[i] = wordHash(w)
 	}
 	k := min(shingleK, len(wh))
-	seen := make(map[uint64]struct{}, len(wh))
 	for i := 0; i+k <= len(wh); i++ {
 		h := uint64(0)
 		for j := range k {
 			h = mix64(h ^ wh[i+j] + uint64(j))
 		}
-		if _, ok := seen[h]; ok {
-			continue
-		}
-		seen[h] = struct{}{}
 		buf = append(buf, h)
 	}
-	return buf
+	slices.Sort(buf)
+	return slices.Compact(buf)
 }
 
 // minhash computes the signature of a shingle set.
