@@ -214,6 +214,10 @@ type StoryEvent struct {
 	// Merged lists the stories merged into StoryID (event "merged"); their
 	// followers get the same event on their own subject.
 	Merged []string `json:"merged,omitempty"`
+	// FirstItem and FirstFeed name the story's earliest item by published
+	// time: which outlet had the story first.
+	FirstItem string `json:"first_item,omitempty"`
+	FirstFeed string `json:"first_feed,omitempty"`
 }
 
 // outputs builds the messages for it under decision dec.
@@ -235,6 +239,7 @@ func (d *Dedup) outputs(it *pipeline.Item, dec *Decision) ([]pipeline.Output, er
 	ev := StoryEvent{
 		Event: dec.Event, StoryID: dec.StoryID, Size: dec.Size, ItemID: it.ID, Feed: it.Feed, Title: it.Title,
 		URL: it.URL, Time: it.Time(), DuplicateOf: dec.DuplicateOf, DupKind: dec.DupKind, Merged: dec.Merged,
+		FirstItem: dec.FirstID, FirstFeed: dec.FirstFeed,
 	}
 	evData, err := json.Marshal(ev)
 	if err != nil {

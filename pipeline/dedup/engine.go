@@ -38,6 +38,9 @@ type Decision struct {
 	Event  string
 	Merged []string
 	Size   int
+	// FirstID and FirstFeed name the story's earliest item by item time
+	// (this one included): which outlet had it first.
+	FirstID, FirstFeed string
 	// Score is the similarity behind the decision (copy overlap or story
 	// cosine), for logs and evaluation.
 	Score float64
@@ -172,13 +175,24 @@ func (e *Engine) Decide(it *pipeline.Item, f *features) Decision {
 		}
 		return Decision{Update: true, DuplicateOf: old.dupOf, DupKind: old.kind, StoryID: sid, Size: size}
 	}
+	var d Decision
 	if root := e.exactRoot(it, f); root != nil {
-		return e.copyOf(root, pipeline.DupExact, 1)
+		d = e.copyOf(root, pipeline.DupExact, 1)
+	} else if root, score := e.nearCopy(it, f); root != nil {
+		d = e.copyOf(root, pipeline.DupSyndicated, score)
+	} else {
+		d = e.cluster(it, f)
 	}
-	if root, score := e.nearCopy(it, f); root != nil {
-		return e.copyOf(root, pipeline.DupSyndicated, score)
+	d.FirstID, d.FirstFeed = it.ID, it.Feed
+	t := it.Time().UnixMilli()
+	for _, sid := range append([]string{d.StoryID}, d.Merged...) {
+		if s := e.stories[e.resolve(sid)]; s != nil {
+			if o := e.items[s.originID]; o != nil && (o.t < t || o.t == t && o.id < d.FirstID) {
+				t, d.FirstID, d.FirstFeed = o.t, o.id, o.feed
+			}
+		}
 	}
-	return e.cluster(it, f)
+	return d
 }
 
 // exactRoot returns the first item with the same text hash or the same

@@ -91,8 +91,8 @@ func TestDecide(t *testing.T) {
 			"By Staff Reporter\n\nANCHORAGE, Aug 15 (AFP) - "+strings.Join(strings.Split(wire, "\n\n")[:3], "\n\n")+
 				"\n\nRead more: our Ukraine coverage\nRelated\nEU leaders meet\nMarkets today", t0.Add(2*time.Hour)), 0,
 			func(t *testing.T, d Decision) {
-				if d.DuplicateOf != orig.ID || d.DupKind != pipeline.DupSyndicated || d.StoryID != origStory {
-					t.Errorf("got %+v, want syndicated copy of %s in story %s", d, orig.ID, origStory)
+				if d.DuplicateOf != orig.ID || d.DupKind != pipeline.DupSyndicated || d.StoryID != origStory || d.FirstID != orig.ID {
+					t.Errorf("got %+v, want syndicated copy of %s in story %s, first item %s", d, orig.ID, origStory, orig.ID)
 				}
 			}},
 		{"another outlet's own report joins the story", item("reuters", "9", "Trump says no deal yet after Putin summit in Alaska",
