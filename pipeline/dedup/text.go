@@ -167,6 +167,17 @@ func appendWords(dst []string, s string) []string {
 			i += sz
 			continue
 		}
+		// Fast path: a word of lower-case ASCII letters and digits is a
+		// substring of s, no allocation.
+		j := i
+		for j < len(s) && (s[j] >= 'a' && s[j] <= 'z' || s[j] >= '0' && s[j] <= '9') {
+			j++
+		}
+		if j > i && (j == len(s) || s[j] < 0x80 && !isASCIIWordByte(s[j]) && s[j] != '\'') {
+			dst = append(dst, s[i:j])
+			i = j
+			continue
+		}
 		b.Reset()
 		for i < len(s) {
 			r, sz = utf8.DecodeRuneInString(s[i:])
@@ -192,6 +203,10 @@ func appendWords(dst []string, s string) []string {
 		dst = append(dst, b.String())
 	}
 	return dst
+}
+
+func isASCIIWordByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
 
 func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
