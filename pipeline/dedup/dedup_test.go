@@ -393,3 +393,47 @@ func TestHandleIdempotent(t *testing.T) {
 		t.Errorf("update = %+v on %s; want update=true, story %s, unique", up, outs[0].Subject, ev.StoryID)
 	}
 }
+
+// TestExpiredState checks that a worker starting after every record has
+// expired (bucket TTL) still gets its compare-and-set through: the
+// stream's last sequence then names a message that no longer exists.
+func TestExpiredState(t *testing.T) {
+	env := startNATS(t, t.TempDir())
+	cfg := Config{Window: time.Second, KeepIDs: time.Second}
+	d1 := newDedup(t, env, env.js, cfg)
+	items := makeCorpus(2, 1, 5)
+	if _, err := d1.Handle(t.Context(), &items[0].it); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		kv, err := env.js.KeyValue(t.Context(), env.subj.Bucket("dedup"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := kv.Status(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Values() == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("record did not expire: %d values", st.Values())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	d2 := newDedup(t, env, connect(t, env.srv), cfg)
+	if st := d2.Stats(); st.Items != 0 {
+		t.Fatalf("new worker loaded %d items from an expired bucket, want 0", st.Items)
+	}
+	outs, err := d2.Handle(t.Context(), &items[1].it)
+	if err != nil || len(outs) == 0 {
+		t.Fatalf("Handle after expiry: %d outputs, err %v", len(outs), err)
+	}
+	// The first worker, behind by one record, catches up and goes on.
+	items[0].it.Title = "edited"
+	if _, err := d1.Handle(t.Context(), &items[0].it); err != nil {
+		t.Fatalf("first worker after the second wrote: %v", err)
+	}
+}
