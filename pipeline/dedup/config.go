@@ -71,8 +71,6 @@ type Config struct {
 	// Center"), which count as terms with EntityWeight.
 	NoNames bool
 
-	bigrams bool // experiment: adjacent term pairs as terms
-
 	// Now is the wall clock; nil means time.Now. Tests set it.
 	Now func() time.Time
 }

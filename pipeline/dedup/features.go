@@ -64,17 +64,12 @@ func storyTerms(it *pipeline.Item, lines, body []string, cfg *Config) []term {
 	acc := make(map[uint32]float64, 64)
 	add := func(words []string, weight float64) {
 		tf := make(map[uint32]int, len(words))
-		prev := ""
 		for _, w := range words {
 			s, ok := stem(w)
 			if !ok {
 				continue
 			}
 			tf[termHash(s)]++
-			if cfg.bigrams && prev != "" {
-				tf[termHash(prev+" "+s)]++
-			}
-			prev = s
 		}
 		for h, n := range tf {
 			acc[h] += weight * (1 + math.Log(float64(n)))
