@@ -2,6 +2,8 @@ package dedup
 
 import (
 	"encoding/json"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -213,4 +215,37 @@ func FuzzApplyRecord(f *testing.F) {
 		e.Process(item("a", "1", "t", wire, time.Unix(0, 0)))
 		e.evict()
 	})
+}
+
+// TestMerge checks that an item matching two stories strongly merges
+// them into the older one, whose ID survives, and that later copies of
+// either story's items land in the survivor.
+func TestMerge(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 5))
+	words := func(n int) []string {
+		ws := make([]string, n)
+		for i := range ws {
+			ws[i] = vocab[r.IntN(len(vocab))]
+		}
+		return ws
+	}
+	a, b := words(30), words(30)
+	both := append(slices.Clone(a), b...)
+	r.Shuffle(len(both), func(i, j int) { both[i], both[j] = both[j], both[i] })
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	e := NewEngine(Config{})
+	da := e.Process(item("f1", "a", strings.Join(a[:5], " "), strings.Join(a, " "), t0))
+	db := e.Process(item("f2", "b", strings.Join(b[:5], " "), strings.Join(b, " "), t0.Add(time.Minute)))
+	if da.StoryID == db.StoryID {
+		t.Fatalf("unrelated items share story %s", da.StoryID)
+	}
+	dm := e.Process(item("f3", "m", "", strings.Join(both, " "), t0.Add(2*time.Minute)))
+	if dm.Event != EventMerged || dm.StoryID != da.StoryID || !slices.Equal(dm.Merged, []string{db.StoryID}) || dm.Size != 3 {
+		t.Fatalf("bridging item: got %+v (score %.2f), want merge of %s into %s, size 3", dm, dm.Score, db.StoryID, da.StoryID)
+	}
+	// An exact copy of b's item now belongs to the surviving story.
+	dc := e.Process(item("f4", "bc", "copy", strings.Join(b, " "), t0.Add(3*time.Minute)))
+	if dc.DupKind != pipeline.DupExact || dc.StoryID != da.StoryID {
+		t.Errorf("copy of a merged story's item: got %+v, want exact copy in %s", dc, da.StoryID)
+	}
 }
