@@ -169,7 +169,7 @@ func defaultConfig(getenv func(string) string) Config {
 			Retention: 7 * 24 * time.Hour,
 		},
 		Poller: PollerConfig{MaxBody: 15 << 20},
-		Rules:  []string{"testdata/rules/summit.yaml"},
+		Rules:  nil, // the built-in gazetteer only; bundled summit rules: testdata/rules/summit.yaml
 		Dedup:  DedupConfig{Window: 72 * time.Hour, Workers: 1},
 		Sinks:  SinksConfig{NATSTags: &t},
 		HTTP:   HTTPConfig{Listen: "127.0.0.1:9464"},

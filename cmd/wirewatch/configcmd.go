@@ -35,7 +35,7 @@ func runConfig(_ context.Context, args []string, s stdio) error {
 	}
 	problems := cfg.Validate()
 	if _, err := tag.Load(cfg.Rules...); err != nil {
-		problems = errors.Join(problems, fmt.Errorf("rules: %w", err))
+		problems = errors.Join(problems, err)
 	}
 	out, err := yaml.Marshal(cfg.redacted())
 	if err != nil {

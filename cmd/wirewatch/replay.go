@@ -66,7 +66,7 @@ func runReplay(ctx context.Context, args []string, s stdio) error {
 	}
 	rs, err := tag.Load(rules...)
 	if err != nil {
-		return fmt.Errorf("replay: rules: %w", err)
+		return fmt.Errorf("replay: %w", err)
 	}
 	tagger := tag.New(rs)
 	feeds, err := scanReplayDir(*feedsDir)

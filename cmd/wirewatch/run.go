@@ -57,7 +57,13 @@ func runDaemon(ctx context.Context, args []string, s stdio) error {
 	log := newLogger(cfg.Log, s.err)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return daemon(ctx, cfg, log)
+	err = daemon(ctx, cfg, log)
+	if err != nil {
+		log.Error("wirewatch stopped", "err", err)
+		return fmt.Errorf("run: %w", errQuiet)
+	}
+	log.Info("wirewatch stopped")
+	return nil
 }
 
 // daemon runs every component until ctx ends. Shutdown is ordered: polling
@@ -74,7 +80,7 @@ func daemon(ctx context.Context, cfg Config, log *slog.Logger) error {
 		}
 	}, log.With("component", "rules"))
 	if err != nil {
-		return fmt.Errorf("rules: %w", err)
+		return err
 	}
 	subj, err := pipeline.NewSubjects(cfg.NATS.Prefix)
 	if err != nil {
