@@ -1,0 +1,36 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// FuzzLoadConfig: any file gives a config or an error naming the file,
+// never a panic.
+func FuzzLoadConfig(f *testing.F) {
+	for _, seed := range []string{
+		"",
+		"nats:\n  max_store: 2GiB\nfeeds:\n  - name: a\n    url: https://example.org/a.xml\n    interval: 10m\n",
+		"sinks:\n  webhooks:\n    - url: https://example.org/hook\n      secret: s\n      tags: [ceasefire]\n",
+		"poller: {max_body: 1KiB, per_host_gap: -1s}\nlog: {level: debug, format: json}\n",
+		"nats: [1, 2]\n",
+		"feeds: {name: x}\n",
+		"&a [*a]",
+	} {
+		f.Add([]byte(seed))
+	}
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		path := filepath.Join(dir, "fuzz.yaml")
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c, err := loadConfig(path, env(nil))
+		if err != nil {
+			return
+		}
+		_ = c.Validate()
+		_ = c.redacted()
+	})
+}
