@@ -22,8 +22,8 @@ func NewPublisher(js jetstream.JetStream, subj Subjects) *Publisher {
 
 // Publish publishes items with Nats-Msg-Id = item version, so a re-polled
 // unchanged item inside the duplicate window is dropped by the server,
-// and waits until the stream has stored all of them. feed names the
-// subject; items keep their own Feed field.
+// and waits until the stream has stored all of them, in order. Each item
+// goes to the subject of its own Feed (feed when the item names none).
 func (p *Publisher) Publish(ctx context.Context, feed string, items []Item) error {
 	futures := make([]jetstream.PubAckFuture, 0, len(items))
 	for i := range items {
@@ -31,7 +31,11 @@ func (p *Publisher) Publish(ctx context.Context, feed string, items []Item) erro
 		if err != nil {
 			return fmt.Errorf("publish item %s: %w", items[i].ID, err)
 		}
-		m := &nats.Msg{Subject: p.subj.Parsed(feed), Data: data}
+		name := items[i].Feed
+		if name == "" {
+			name = feed
+		}
+		m := &nats.Msg{Subject: p.subj.Parsed(name), Data: data}
 		f, err := p.js.PublishMsgAsync(m, jetstream.WithMsgID(items[i].Version()))
 		if err != nil {
 			return fmt.Errorf("publish item %s: %w", items[i].ID, err)

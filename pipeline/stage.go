@@ -146,35 +146,45 @@ func (s *Stage) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("stage %s: consumer on %s: %w", s.cfg.Name, s.cfg.Stream, err)
 	}
-	for ctx.Err() == nil {
-		batch, err := cons.Fetch(s.cfg.Batch, jetstream.FetchMaxWait(time.Second))
+	// A pull iterator keeps up to Batch messages buffered. When ctx ends
+	// it is drained: pulling stops at once, and the messages already
+	// buffered are still handled and acked rather than left to be
+	// redelivered after AckWait.
+	it, err := cons.Messages(jetstream.PullMaxMessages(s.cfg.Batch))
+	if err != nil {
+		return fmt.Errorf("stage %s: pull from %s: %w", s.cfg.Name, s.cfg.Stream, err)
+	}
+	stop := context.AfterFunc(ctx, it.Drain)
+	defer stop()
+	defer it.Stop()
+	for {
+		msg, err := it.Next()
 		if err != nil {
-			if ctx.Err() != nil {
-				break
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return nil
 			}
-			s.log.Warn("fetch failed", "err", err)
-			sleep(ctx, time.Second)
+			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, jetstream.ErrConsumerDeleted) {
+				return fmt.Errorf("stage %s: %w", s.cfg.Name, err)
+			}
+			// Heartbeats missed, consumer deleted or leader moving: the
+			// iterator recovers by itself; say so and go on.
+			if errors.Is(err, nats.ErrNoResponders) {
+				s.log.Debug("pull interrupted", "err", err)
+			} else {
+				s.log.Warn("pull interrupted", "err", err)
+			}
+			sleep(ctx, 100*time.Millisecond)
 			continue
 		}
-		for msg := range batch.Messages() {
-			// In-flight work finishes even when ctx ends: it is short,
-			// and acking it now saves a redelivery after restart.
-			hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.AckWait)
-			s.handle(hctx, msg)
-			cancel()
-		}
-		if err := batch.Error(); err != nil && ctx.Err() == nil &&
-			!errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
-			if errors.Is(err, nats.ErrNoResponders) {
-				// A new consumer on a cluster has no leader yet.
-				s.log.Debug("fetch ended", "err", err)
-			} else {
-				s.log.Warn("fetch ended", "err", err)
-			}
-			sleep(ctx, time.Second)
-		}
+		// In-flight work finishes even when ctx ends: it is short, and
+		// acking it now saves a redelivery after restart.
+		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.AckWait)
+		s.handle(hctx, msg)
+		cancel()
 	}
-	return nil
 }
 
 func (s *Stage) handle(ctx context.Context, msg jetstream.Msg) {

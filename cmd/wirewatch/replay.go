@@ -320,10 +320,9 @@ func (r *replayer) run(ctx context.Context) (*summary, error) {
 			}
 			return items[i].ID < items[j].ID
 		})
-		for i := range items {
-			if err := pub.Publish(ctx, items[i].Feed, items[i:i+1]); err != nil {
-				return nil, err
-			}
+		// One connection keeps the order of asynchronous publishes.
+		if err := pub.Publish(ctx, "", items); err != nil {
+			return nil, err
 		}
 		sum.Polled += len(items)
 		if err := pipeline.WaitIdle(ctx, b.js, set.order, 20*time.Millisecond); err != nil {
