@@ -98,7 +98,9 @@ func (s Subjects) StreamDLQ() string     { return s.name + "_DLQ" }
 
 // Bucket returns the name of the KV bucket for purpose (e.g. "dedup",
 // "feeds", "leases").
-func (s Subjects) Bucket(purpose string) string { return s.name + "_" + strings.ToUpper(Token(purpose)) }
+func (s Subjects) Bucket(purpose string) string {
+	return s.name + "_" + strings.ToUpper(Token(purpose))
+}
 
 // Token turns s into one valid NATS subject token: letters, digits, '-' and
 // '_' are kept, ASCII letters lower-cased, everything else becomes '_'.
