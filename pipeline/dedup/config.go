@@ -49,6 +49,13 @@ type Config struct {
 	// MergeThreshold is the similarity an item must have with two stories
 	// for them to be merged into one. Default 0.5.
 	MergeThreshold float64
+	// SeedWeight is the share of an item's similarity to a story that is
+	// its similarity to the story's first item (the seed), the rest being
+	// its similarity to the centroid of all members: a story grown by
+	// loosely related reports drifts, and the seed holds it to the event
+	// it started with. Items shorter than MinWords (headlines) use the
+	// centroid only. Default 0.3; negative turns it off (centroid only).
+	SeedWeight float64
 	// LeadWords is how many words of the body, after the headline, count
 	// as the lead for story terms. Default 60.
 	LeadWords int
@@ -112,6 +119,9 @@ func (c Config) withDefaults() Config {
 	if c.MergeThreshold == 0 {
 		c.MergeThreshold = 0.5
 	}
+	if c.SeedWeight == 0 {
+		c.SeedWeight = 0.3
+	}
 	if c.LeadWords == 0 {
 		c.LeadWords = 60
 	}
@@ -144,6 +154,7 @@ func (c Config) Validate() error {
 	check(c.StoryThreshold >= 0 && c.StoryThreshold <= 1, "story_threshold", c.StoryThreshold)
 	check(c.HeadlineThreshold >= 0 && c.HeadlineThreshold <= 1, "headline_threshold", c.HeadlineThreshold)
 	check(c.MergeThreshold >= 0 && c.MergeThreshold <= 1, "merge_threshold", c.MergeThreshold)
+	check(c.SeedWeight <= 1, "seed_weight", c.SeedWeight)
 	check(c.LeadWords >= 0, "lead_words", c.LeadWords)
 	check(c.TitleWeight >= 0, "title_weight", c.TitleWeight)
 	check(c.EntityWeight >= 0, "entity_weight", c.EntityWeight)

@@ -80,7 +80,10 @@ type story struct {
 	indexed    []uint32 // terms under which the story is in the postings
 	normN      int      // doc count when norm was computed
 	norm       float64  // IDF-weighted norm of centroid, cached
-	originID   string   // earliest item by item time
+	seed       []term   // the first item's terms (shared with its entry): the centroid may drift, the seed does not
+	seedNormN  int
+	seedNorm   float64 // IDF-weighted norm of seed, cached like norm
+	originID   string  // earliest item by item time
 	originFeed string
 	dead       bool // merged away or evicted: skip in postings
 }
@@ -398,7 +401,14 @@ func (e *Engine) cluster(it *pipeline.Item, f *features) Decision {
 				j++
 			}
 		}
-		scored = append(scored, cand{s: c.s, dot: dot / (n * qn)})
+		sc := dot / (n * qn)
+		if w := e.cfg.SeedWeight; w > 0 && c.s.seed != nil && c.s.size > 1 && f.words >= e.cfg.MinWords {
+			// The centroid drifts as a story grows; its seed does not.
+			// Headlines alone (few words) share too little with any one
+			// report, so they are matched on the centroid only.
+			sc = (1-w)*sc + w*e.seedCosine(c.s, f.terms, qd, qn)
+		}
+		scored = append(scored, cand{s: c.s, dot: sc})
 	}
 	slices.SortFunc(scored, func(a, b cand) int {
 		if a.dot != b.dot {
@@ -503,6 +513,7 @@ func (e *Engine) Apply(r *Record) {
 		e.ndocs++
 		if s.centroid == nil {
 			s.centroid = terms
+			s.seed = terms
 		} else {
 			s.centroid = e.addTerms(s.centroid, terms)
 		}
@@ -720,4 +731,36 @@ func unixMilli(t time.Time) int64 {
 		return 0
 	}
 	return t.UnixMilli()
+}
+
+// seedCosine is the IDF-weighted cosine of the item (terms; qd = weight
+// times IDF squared; qn = norm of weight times IDF) with s's seed. The
+// seed's norm is cached like the centroid's.
+func (e *Engine) seedCosine(s *story, terms []term, qd []float64, qn float64) float64 {
+	if s.seedNorm == 0 || e.ndocs > s.seedNormN+s.seedNormN/10 {
+		var n float64
+		for _, tm := range s.seed {
+			x := float64(tm.w) * e.idf(tm.h)
+			n += x * x
+		}
+		s.seedNorm, s.seedNormN = math.Sqrt(n), e.ndocs
+	}
+	if s.seedNorm == 0 || qn == 0 {
+		return 0
+	}
+	var dot float64
+	v := s.seed
+	for i, j := 0, 0; i < len(terms) && j < len(v); {
+		switch {
+		case terms[i].h < v[j].h:
+			i++
+		case terms[i].h > v[j].h:
+			j++
+		default:
+			dot += qd[i] * float64(v[j].w)
+			i++
+			j++
+		}
+	}
+	return dot / (s.seedNorm * qn)
 }

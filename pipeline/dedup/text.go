@@ -28,9 +28,6 @@ func bodyLines(title, text string) []string {
 		if l == "" {
 			continue
 		}
-		if len(lines) == 0 && ntitle != "" && foldSpace(l) == ntitle {
-			continue // the headline repeated as the first line
-		}
 		if isBoilerLine(l) {
 			continue
 		}
@@ -48,6 +45,11 @@ func bodyLines(title, text string) []string {
 			lines[i] = rest
 			break
 		}
+	}
+	// The headline repeated as the first line, once bylines and the
+	// dateline are gone (a copy may put them before it).
+	if len(lines) > 0 && ntitle != "" && foldSpace(lines[0]) == ntitle {
+		lines = lines[1:]
 	}
 	// A trailing block of related links: two or more short lines without
 	// sentence punctuation at the end.
