@@ -157,8 +157,8 @@ func TestEvalECBStories(t *testing.T) {
 				c.name, mean, minF, mixed)
 			// A regression floor, below the measured figure (see docs/dedup.md),
 			// not the target (0.93): it catches a broken clusterer.
-			if mean < 0.80 {
-				t.Errorf("ECB+ dev B-cubed F1 mean %.3f fell below the regression floor 0.80", mean)
+			if mean < 0.85 {
+				t.Errorf("ECB+ dev B-cubed F1 mean %.3f fell below the regression floor 0.85", mean)
 			}
 		})
 	}
@@ -254,6 +254,10 @@ func TestEvalUCIHeadlines(t *testing.T) {
 	p, r, f1, bp, br, bf, n, ns, ng := evalUCI(t, Config{})
 	t.Logf("UCI headlines: %d items, %d stories (gold %d): pairwise P=%.3f R=%.3f F1=%.3f; B-cubed P=%.3f R=%.3f F1=%.3f",
 		n, ns, ng, p, r, f1, bp, br, bf)
+	// A regression floor just under the measured 0.786 (docs/dedup.md).
+	if f1 < 0.76 {
+		t.Errorf("UCI headlines pairwise F1 %.3f fell below the regression floor 0.76", f1)
+	}
 }
 
 func evalUCI(t *testing.T, cfg Config) (p, r, f1, bp, br, bf float64, n, ns, ng int) {
@@ -376,6 +380,10 @@ func TestEvalSyndicated(t *testing.T) {
 			p, r, f, n, nat := evalSyndicated(t, Config{}, editEvery)
 			t.Logf("syndicated copies (edits: 1 word in %d in a third of copies): %d synthesized copies, %d natural copy pairs: all pairs within predicted groups P=%.3f R=%.3f F1=%.3f",
 				editEvery, n, nat, p, r, f)
+			// Regression floors just under the measured figures (docs/dedup.md).
+			if floor := map[int]float64{100: 0.95, 40: 0.91}[editEvery]; f < floor {
+				t.Errorf("syndicated all-pairs F1 %.3f (edits 1 in %d) fell below the regression floor %.2f", f, editEvery, floor)
+			}
 		})
 	}
 }
@@ -461,6 +469,21 @@ func evalSyndicated(t *testing.T, cfg Config, editEvery int) (p, rc, f float64, 
 			}
 		case isCopy:
 			linkFN++
+			if os.Getenv("DEDUP_DEBUG") != "" {
+				fa := extract(rw.it, &e.cfg)
+				best, bj := "", 0.0
+				for _, o := range rows[:i] {
+					if truth.find(o.it.ID) != g {
+						continue
+					}
+					fo := extract(o.it, &e.cfg)
+					j := fa.sig.jaccard(&fo.sig)
+					if c := overlap(j, fa.shingles, fo.shingles); c > bj {
+						best, bj = fmt.Sprintf("%s words %d/%d J=%.2f C=%.2f", o.it.Feed, fa.words, fo.words, j, c), c
+					}
+				}
+				fmt.Printf("LINKMISS %s %s: best %s\n", rw.source, rw.it.Feed, best)
+			}
 		}
 		if d.DuplicateOf != "" {
 			pred.union(rw.it.ID, d.DuplicateOf)
