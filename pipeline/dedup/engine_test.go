@@ -249,3 +249,23 @@ func TestMerge(t *testing.T) {
 		t.Errorf("copy of a merged story's item: got %+v, want exact copy in %s", dc, da.StoryID)
 	}
 }
+
+// TestCopyKeepsOriginalHeadline: an outlet republishes a wire story
+// under a headline of its own, keeping the original headline as the first
+// line of a truncated body after its byline. The original's feed repeats
+// its headline as the body's first line. The copy is still a copy.
+func TestCopyKeepsOriginalHeadline(t *testing.T) {
+	t0 := time.Date(2025, 8, 15, 20, 0, 0, 0, time.UTC)
+	e := NewEngine(Config{Now: func() time.Time { return t0 }})
+	head := "Putin and Trump hold nearly three hours of talks on Ukraine at an Alaska air base"
+	paras := strings.Split(wire, "\n\n")
+	orig := item("wire", "1", head, head+"\n\n"+wire, t0)
+	cp := item("paper", "7", "Alaska summit ends without ceasefire",
+		"By Staff Reporter\n\n"+head+"\n\n"+paras[0], t0.Add(time.Hour))
+	if d := e.Process(orig); d.Event != EventCreated {
+		t.Fatalf("original: got %+v, want a new story", d)
+	}
+	if d := e.Process(cp); d.DuplicateOf != orig.ID || d.DupKind != pipeline.DupSyndicated {
+		t.Errorf("copy under a new headline: got %+v, want syndicated copy of %s", d, orig.ID)
+	}
+}

@@ -34,12 +34,17 @@ type features struct {
 // extract computes the features of it under cfg.
 func extract(it *pipeline.Item, cfg *Config) features {
 	var f features
-	lines := bodyLines(it.Title, it.Text)
-	words := make([]string, 0, 512)
+	lines, headline := splitBody(it.Title, it.Text)
+	// Copies are compared on the body with a headline repeat kept: one
+	// outlet's copy may keep the original headline as its first line
+	// under a headline of its own. Stories are matched without it (the
+	// title already counts, with its own weight).
+	words := appendWords(make([]string, 0, 512), headline)
+	nh := len(words)
 	for _, l := range lines {
 		words = appendWords(words, l)
 	}
-	f.words = len(words)
+	f.words = len(words) - nh
 	if f.words >= cfg.MinWords {
 		sh := shingles(words, nil)
 		f.shingles = len(sh)
@@ -52,7 +57,7 @@ func extract(it *pipeline.Item, cfg *Config) features {
 		h := sha256.Sum256([]byte(it.GUID + "\x00" + it.URL))
 		f.guidKey = hex.EncodeToString(h[:12])
 	}
-	f.terms = storyTerms(it, lines, words, cfg)
+	f.terms = storyTerms(it, lines, words[nh:], cfg)
 	return f
 }
 

@@ -17,11 +17,18 @@ const maxTextBytes = 64 << 10
 // shape (short lines, no sentence punctuation, all-caps place names,
 // well-known footer openings), never at a particular outlet.
 func bodyLines(title, text string) []string {
+	lines, _ := splitBody(title, text)
+	return lines
+}
+
+// splitBody is bodyLines that also returns the dropped headline repeat
+// ("" when there was none).
+func splitBody(title, text string) (lines []string, headline string) {
 	if len(text) > maxTextBytes {
 		text = text[:maxTextBytes]
 	}
 	raw := strings.Split(text, "\n")
-	lines := make([]string, 0, len(raw))
+	lines = make([]string, 0, len(raw))
 	ntitle := foldSpace(title)
 	for _, l := range raw {
 		l = strings.TrimSpace(l)
@@ -49,7 +56,7 @@ func bodyLines(title, text string) []string {
 	// The headline repeated as the first line, once bylines and the
 	// dateline are gone (a copy may put them before it).
 	if len(lines) > 0 && ntitle != "" && foldSpace(lines[0]) == ntitle {
-		lines = lines[1:]
+		headline, lines = lines[0], lines[1:]
 	}
 	// A trailing block of related links: two or more short lines without
 	// sentence punctuation at the end.
@@ -60,7 +67,7 @@ func bodyLines(title, text string) []string {
 	if len(lines)-end >= 2 && end > 0 {
 		lines = lines[:end]
 	}
-	return lines
+	return lines, headline
 }
 
 // foldSpace lower-cases s and collapses white space, for comparisons.
