@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/wirewatch/wirewatch/pipeline"
+	"github.com/wirewatch/wirewatch/pipeline/dedup"
 	"github.com/wirewatch/wirewatch/pipeline/tag"
 	"github.com/wirewatch/wirewatch/sinks"
 )
@@ -136,12 +137,11 @@ func (s *stageSet) Close() error {
 
 // stageOptions are what run and replay set differently.
 type stageOptions struct {
-	tagger   *tag.Tagger
-	sinks    SinksConfig
-	tags     bool
-	window   time.Duration
-	workers  int
-	replicas int
+	tagger  *tag.Tagger
+	sinks   SinksConfig
+	tags    bool
+	dedup   dedup.Config
+	workers int
 }
 
 // buildStages creates the streams and the dedup, tag and sink stages.

@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/wirewatch/wirewatch/pipeline"
+	"github.com/wirewatch/wirewatch/pipeline/dedup"
 	"github.com/wirewatch/wirewatch/poller"
 	"github.com/wirewatch/wirewatch/sinks"
 )
@@ -72,12 +73,34 @@ type PollerConfig struct {
 	LeaseTTL             time.Duration `yaml:"lease_ttl"`
 }
 
-// DedupConfig tunes the dedup stage.
+// DedupConfig tunes the dedup stage. Zero values take the defaults of
+// pipeline/dedup (docs/dedup.md says how each was measured).
 type DedupConfig struct {
 	// Window is how long items stay candidates for copies and stories.
 	Window time.Duration `yaml:"window"`
 	// Workers is the number of dedup workers in this process.
-	Workers int `yaml:"workers"`
+	Workers           int           `yaml:"workers"`
+	KeepIDs           time.Duration `yaml:"keep_ids"`
+	MinWords          int           `yaml:"min_words"`
+	Jaccard           float64       `yaml:"jaccard"`
+	Containment       float64       `yaml:"containment"`
+	StoryThreshold    float64       `yaml:"story_threshold"`
+	HeadlineThreshold float64       `yaml:"headline_threshold"`
+	MergeThreshold    float64       `yaml:"merge_threshold"`
+	SeedWeight        float64       `yaml:"seed_weight"`
+	LeadWords         int           `yaml:"lead_words"`
+	TitleWeight       float64       `yaml:"title_weight"`
+	EntityWeight      float64       `yaml:"entity_weight"`
+}
+
+// dedupConfig maps the YAML dedup section onto dedup.Config.
+func (d DedupConfig) dedupConfig(replicas int) dedup.Config {
+	return dedup.Config{
+		Window: d.Window, KeepIDs: d.KeepIDs, MinWords: d.MinWords, Jaccard: d.Jaccard,
+		Containment: d.Containment, StoryThreshold: d.StoryThreshold, HeadlineThreshold: d.HeadlineThreshold,
+		MergeThreshold: d.MergeThreshold, SeedWeight: d.SeedWeight, LeadWords: d.LeadWords,
+		TitleWeight: d.TitleWeight, EntityWeight: d.EntityWeight, Replicas: replicas,
+	}
 }
 
 // SinksConfig enables destinations; a sink with no path/url is off.
@@ -311,6 +334,8 @@ func (c *Config) Validate() error {
 	}
 	if c.Dedup.Window < time.Minute {
 		bad("dedup.window", "%s: want at least 1m", c.Dedup.Window)
+	} else if err := c.Dedup.dedupConfig(c.NATS.Replicas).Validate(); err != nil {
+		bad("dedup", "%v", err)
 	}
 	if c.Dedup.Workers < 1 || c.Dedup.Workers > 64 {
 		bad("dedup.workers", "%d: want 1 to 64", c.Dedup.Workers)

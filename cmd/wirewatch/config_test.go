@@ -51,6 +51,17 @@ func TestLoadConfig(t *testing.T) {
 				}
 			},
 		},
+		{
+			name: "dedup thresholds",
+			yaml: "dedup:\n  jaccard: 0.7\n  story_threshold: 0.25\n  keep_ids: 240h\n",
+			check: func(t *testing.T, c Config) {
+				d := c.Dedup.dedupConfig(1)
+				if d.Jaccard != 0.7 || d.StoryThreshold != 0.25 || d.KeepIDs != 240*time.Hour || d.Window != 72*time.Hour {
+					t.Errorf("dedupConfig() = %+v", d)
+				}
+			},
+		},
+		{name: "dedup threshold out of range", yaml: "dedup:\n  jaccard: 1.5\n", wantErr: []string{"dedup", "1.5"}},
 		{name: "unknown key", yaml: "natz:\n  url: x\n", wantErr: []string{"natz", "not found"}},
 		{name: "bad size", yaml: "nats:\n  max_store: lots\n", wantErr: []string{"bad size", "lots"}},
 		{name: "bad duration", yaml: "dedup:\n  window: soon\n", wantErr: []string{"soon"}},

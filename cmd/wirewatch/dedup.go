@@ -15,17 +15,15 @@ import (
 // entities the tagger finds, so the dedup stage runs the tagger's matcher
 // on a copy of the item (tagging proper happens in the next stage).
 func newDedup(ctx context.Context, js jetstream.JetStream, subj pipeline.Subjects, o stageOptions, t *tag.Tagger, log *slog.Logger) (*dedup.Dedup, error) {
-	return dedup.New(ctx, js, subj, dedup.Config{
-		Window:   o.window,
-		Replicas: o.replicas,
-		Entities: func(it *pipeline.Item) []string {
-			c := pipeline.Item{Title: it.Title, Text: it.Text}
-			t.Tag(&c)
-			ids := make([]string, 0, len(c.Entities))
-			for _, e := range c.Entities {
-				ids = append(ids, e.Kind+":"+e.ID)
-			}
-			return ids
-		},
-	}, log)
+	cfg := o.dedup
+	cfg.Entities = func(it *pipeline.Item) []string {
+		c := pipeline.Item{Title: it.Title, Text: it.Text}
+		t.Tag(&c)
+		ids := make([]string, 0, len(c.Entities))
+		for _, e := range c.Entities {
+			ids = append(ids, e.Kind+":"+e.ID)
+		}
+		return ids
+	}
+	return dedup.New(ctx, js, subj, cfg, log)
 }

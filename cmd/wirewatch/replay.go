@@ -24,6 +24,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/wirewatch/wirewatch/pipeline"
+	"github.com/wirewatch/wirewatch/pipeline/dedup"
 	"github.com/wirewatch/wirewatch/pipeline/tag"
 	"github.com/wirewatch/wirewatch/poller"
 )
@@ -241,7 +242,7 @@ func (r *replayer) run(ctx context.Context) (*summary, error) {
 	defer b.Close()
 	subj := pipeline.MustSubjects("")
 	set, err := buildStages(ctx, b, subj, pipeline.StreamConfig{}, stageOptions{
-		tagger: r.tagger, sinks: SinksConfig{JSONL: JSONLConfig{Path: r.out}}, tags: true, window: 72 * time.Hour, workers: 1,
+		tagger: r.tagger, sinks: SinksConfig{JSONL: JSONLConfig{Path: r.out}}, tags: true, dedup: dedup.Config{Window: 72 * time.Hour}, workers: 1,
 	}, nil, r.log)
 	if err != nil {
 		return nil, err

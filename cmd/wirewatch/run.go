@@ -96,7 +96,7 @@ func daemon(ctx context.Context, cfg Config, log *slog.Logger) error {
 	tagsOn := cfg.Sinks.NATSTags == nil || *cfg.Sinks.NATSTags
 	set, err := buildStages(ctx, b, subj, pipeline.StreamConfig{Replicas: cfg.NATS.Replicas, MaxAge: cfg.NATS.Retention},
 		stageOptions{tagger: rules.Tagger(), sinks: cfg.Sinks, tags: tagsOn,
-			window: cfg.Dedup.Window, workers: cfg.Dedup.Workers, replicas: cfg.NATS.Replicas}, metrics, log)
+			dedup: cfg.Dedup.dedupConfig(cfg.NATS.Replicas), workers: cfg.Dedup.Workers}, metrics, log)
 	if err != nil {
 		return err
 	}
