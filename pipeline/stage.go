@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -157,6 +158,22 @@ func (s *Stage) Run(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, it.Drain)
 	defer stop()
 	defer it.Stop()
+	// Outputs are published asynchronously: while the server confirms one
+	// message's outputs, the next message is handled. A second goroutine,
+	// owned here, waits for the confirmations in order and acks each input
+	// only once all its outputs are stored. The channel bounds how many
+	// messages are in flight.
+	flights := make(chan *flight, s.cfg.Batch)
+	var acker sync.WaitGroup
+	acker.Go(func() {
+		for f := range flights {
+			s.finish(f)
+		}
+	})
+	defer func() {
+		close(flights)
+		acker.Wait()
+	}()
 	for {
 		msg, err := it.Next()
 		if err != nil {
@@ -182,52 +199,92 @@ func (s *Stage) Run(ctx context.Context) error {
 		// In-flight work finishes even when ctx ends: it is short, and
 		// acking it now saves a redelivery after restart.
 		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.AckWait)
-		s.handle(hctx, msg)
+		f := s.begin(hctx, msg)
 		cancel()
+		if f != nil {
+			flights <- f
+		}
 	}
 }
 
-func (s *Stage) handle(ctx context.Context, msg jetstream.Msg) {
-	start := time.Now()
-	delivered := uint64(1)
+// flight is a handled message whose outputs are being stored.
+type flight struct {
+	msg       jetstream.Msg
+	outs      []Output
+	futures   []jetstream.PubAckFuture
+	start     time.Time
+	delivered uint64
+	log       *slog.Logger
+}
+
+// begin decodes and handles msg and starts publishing its outputs. It
+// returns nil when the message was already settled (retry or dead letter).
+func (s *Stage) begin(ctx context.Context, msg jetstream.Msg) *flight {
+	f := &flight{msg: msg, start: time.Now(), delivered: 1, log: s.log}
 	if md, err := msg.Metadata(); err == nil {
-		delivered = md.NumDelivered
+		f.delivered = md.NumDelivered
 	}
 	it, err := Unmarshal(msg.Data())
 	if err != nil {
-		s.giveUp(ctx, msg, Permanent(err), delivered)
-		return
-	}
-	log := s.log.With("item", it.ID, "feed", it.Feed)
-	outs, err := s.h.Handle(ctx, it)
-	if err == nil {
-		err = s.publish(ctx, outs)
-	}
-	if err != nil {
-		if IsPermanent(err) || int(delivered) >= s.cfg.MaxDeliver {
-			s.giveUp(ctx, msg, err, delivered)
-			return
-		}
-		delay := s.cfg.BackOff[min(int(delivered)-1, len(s.cfg.BackOff)-1)]
-		log.Warn("handle failed, will retry", "err", err, "attempt", delivered, "retry_in", delay)
-		s.metrics.observe(s.cfg.Name, "retry", start)
-		if nerr := msg.NakWithDelay(delay); nerr != nil {
-			log.Warn("nak failed", "err", nerr)
-		}
-		return
-	}
-	if err := msg.Ack(); err != nil {
-		// The outputs are published with MsgIDs: a redelivery is harmless.
-		log.Warn("ack failed", "err", err)
-	}
-	s.metrics.observe(s.cfg.Name, "ok", start)
-	log.Debug("handled", "outputs", len(outs))
-}
-
-func (s *Stage) publish(ctx context.Context, outs []Output) error {
-	if len(outs) == 0 {
+		s.giveUp(ctx, msg, Permanent(err), f.delivered)
 		return nil
 	}
+	f.log = s.log.With("item", it.ID, "feed", it.Feed)
+	f.outs, err = s.h.Handle(ctx, it)
+	if err == nil {
+		f.futures, err = s.publishAsync(f.outs)
+	}
+	if err != nil {
+		s.retry(ctx, f, err)
+		return nil
+	}
+	return f
+}
+
+// finish waits until the server stored every output of f, then acks it.
+func (s *Stage) finish(f *flight) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.AckWait)
+	defer cancel()
+	for i, fut := range f.futures {
+		var err error
+		select {
+		case <-fut.Ok():
+		case err = <-fut.Err():
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		if err != nil {
+			rctx, rcancel := context.WithTimeout(context.Background(), 10*time.Second)
+			s.retry(rctx, f, fmt.Errorf("publish %s: %w", f.outs[i].Subject, err))
+			rcancel()
+			return
+		}
+	}
+	if err := f.msg.Ack(); err != nil {
+		// The outputs are published with MsgIDs: a redelivery is harmless.
+		f.log.Warn("ack failed", "err", err)
+	}
+	s.metrics.observe(s.cfg.Name, "ok", f.start)
+	f.log.Debug("handled", "outputs", len(f.outs))
+}
+
+// retry naks f's message with the backoff of its attempt, or dead-letters
+// it when the error is permanent or the attempts are used up.
+func (s *Stage) retry(ctx context.Context, f *flight, err error) {
+	if IsPermanent(err) || int(f.delivered) >= s.cfg.MaxDeliver {
+		s.giveUp(ctx, f.msg, err, f.delivered)
+		return
+	}
+	delay := s.cfg.BackOff[min(int(f.delivered)-1, len(s.cfg.BackOff)-1)]
+	f.log.Warn("handle failed, will retry", "err", err, "attempt", f.delivered, "retry_in", delay)
+	s.metrics.observe(s.cfg.Name, "retry", f.start)
+	if nerr := f.msg.NakWithDelay(delay); nerr != nil {
+		f.log.Warn("nak failed", "err", nerr)
+	}
+}
+
+// publishAsync starts publishing outs in order; the futures report each.
+func (s *Stage) publishAsync(outs []Output) ([]jetstream.PubAckFuture, error) {
 	futures := make([]jetstream.PubAckFuture, 0, len(outs))
 	for _, o := range outs {
 		m := &nats.Msg{Subject: o.Subject, Data: o.Data, Header: o.Header}
@@ -237,20 +294,11 @@ func (s *Stage) publish(ctx context.Context, outs []Output) error {
 		}
 		f, err := s.js.PublishMsgAsync(m, opts...)
 		if err != nil {
-			return fmt.Errorf("publish %s: %w", o.Subject, err)
+			return nil, fmt.Errorf("publish %s: %w", o.Subject, err)
 		}
 		futures = append(futures, f)
 	}
-	for i, f := range futures {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			return fmt.Errorf("publish %s: %w", outs[i].Subject, err)
-		case <-ctx.Done():
-			return fmt.Errorf("publish %s: %w", outs[i].Subject, ctx.Err())
-		}
-	}
-	return nil
+	return futures, nil
 }
 
 // giveUp sends msg to the dead-letter subject with the reason in headers
