@@ -2,15 +2,11 @@ package sinks_test
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -199,37 +195,6 @@ func startJetStream(t *testing.T) (jetstream.JetStream, pipeline.Subjects) {
 // by WIREWATCH_TEST_POSTGRES_DSN, dropped at the end of the test. Without
 // it the test skips, or fails when CI is set.
 func freshPostgresSchema(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("WIREWATCH_TEST_POSTGRES_DSN")
-	if base == "" {
-		const how = "WIREWATCH_TEST_POSTGRES_DSN is not set; see docs/sinks.md (Running the tests)"
-		if os.Getenv("CI") != "" {
-			t.Fatal(how)
-		}
-		t.Skip(how)
-	}
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "wwtest_" + hex.EncodeToString(b)
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("WIREWATCH_TEST_POSTGRES_DSN must be a URL: %v", err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			t.Logf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, `DROP SCHEMA IF EXISTS `+pgx.Identifier{schema}.Sanitize()+` CASCADE`); err != nil {
-			t.Logf("drop schema %s: %v", schema, err)
-		}
-	})
-	return u.String()
+	dsn, _ := sinks.PostgresTestDSN(t)
+	return dsn
 }

@@ -26,23 +26,7 @@ import (
 // nothing else is lost.
 func TestSinksThroughStage(t *testing.T) {
 	ctx := t.Context()
-	srv, err := pipeline.StartServer(ctx, pipeline.ServerConfig{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	nc, err := srv.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close(); srv.Shutdown() })
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	subj := pipeline.MustSubjects("")
-	if err := pipeline.Setup(ctx, js, subj, pipeline.StreamConfig{}); err != nil {
-		t.Fatal(err)
-	}
+	js, subj := startJetStream(t)
 
 	// The receiver: "flaky" fails twice with 500, "doomed" always, and
 	// "rejected" is refused with 400; everything else is taken.
