@@ -156,12 +156,22 @@ func readWords(path string) (map[string]bool, error) {
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		s := sc.Text()
-		if s != "" && unicode.IsLower([]rune(s)[0]) && !strings.Contains(s, "'") {
+		if s == "" || strings.Contains(s, "'") {
+			continue
+		}
+		if unicode.IsLower([]rune(s)[0]) {
 			w[s] = true
+		} else {
+			// Proper nouns of English ("Maurice", "Roma") under a
+			// prefix: a foreign name spelt like one is risky too.
+			w[properPrefix+fold(s)] = true
 		}
 	}
 	return w, sc.Err()
 }
+
+// properPrefix marks English proper nouns in the word set.
+const properPrefix = "\x00"
 
 var parenRe = regexp.MustCompile(`\s*\(([^)]*)\)`)
 
@@ -508,8 +518,8 @@ func dedupe(ents []*entity, english map[string]bool) []*entity {
 			if k == "" || seen[k] || len([]rune(strings.ReplaceAll(k, " ", ""))) < 2 {
 				continue
 			}
-			if !a.english && a.flag == "" && english[k] {
-				continue
+			if !a.english && a.flag == "" && (english[k] || english[properPrefix+k]) {
+				continue // "Island" is German for Iceland, "Maurice" French for Mauritius
 			}
 			if a.lang == "en" && e.in != "" && a.flag == "" && english[k] {
 				continue // cities named like words ("Male", "Nice")
