@@ -279,6 +279,16 @@ func (e *Engine) idf(h uint32) float64 {
 
 var dfPrior = 50.0
 
+// Event details in the story score (details.go): the words of the lead
+// searched for details, the weight of a detail term in the item's vector
+// (small: details count mostly through agreement), and the score added
+// when the item and the story share a detail value.
+const (
+	detailWords  = 200
+	detailWeight = 0.05
+	agreeBonus   = 0.03
+)
+
 // storyNorm returns the IDF-weighted norm of s's centroid, recomputed
 // when the document count moved by more than 10% since the last time
 // (IDF then moves by less than ln(1.1)).
@@ -407,6 +417,11 @@ func (e *Engine) cluster(it *pipeline.Item, f *features) Decision {
 			// Headlines alone (few words) share too little with any one
 			// report, so they are matched on the centroid only.
 			sc = (1-w)*sc + w*e.seedCosine(c.s, f.terms, qd, qn)
+		}
+		if detailsAgree(f.terms, c.s.centroid) {
+			// Two reports of one event print the same counts and
+			// measures; two events of one kind print others.
+			sc += agreeBonus
 		}
 		scored = append(scored, cand{s: c.s, dot: sc})
 	}

@@ -104,6 +104,27 @@ func storyTerms(it *pipeline.Item, lines, body []string, cfg *Config) []term {
 			}
 		}
 	}
+	if detailWeight > 0 {
+		// Details of the title and the lead lines.
+		ds := details(it.Title, nil)
+		n := 0
+		for _, l := range lines {
+			if n >= detailWords {
+				break
+			}
+			ds = details(l, ds)
+			n += countWords(l)
+		}
+		seen := map[uint32]bool{}
+		for _, d := range ds {
+			kind, value, _ := strings.Cut(d, "\x00")
+			h := detailHash(kind, value)
+			if !seen[h] {
+				seen[h] = true
+				acc[h] += detailWeight
+			}
+		}
+	}
 	if cfg.Entities != nil {
 		seen := map[uint32]bool{}
 		for _, e := range cfg.Entities(it) {
