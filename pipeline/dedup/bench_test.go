@@ -15,7 +15,8 @@ import (
 
 // benchItems makes n news-like items of about 3 KB: words drawn from a
 // Zipf distribution over a 20,000-word vocabulary (so document
-// frequencies look like real text), one item every 10 s, 1 in 10 a copy
+// frequencies look like real text; 1 word in 40 is a number, as in ECB+
+// news text, so items have event details), one item every 10 s, 1 in 10 a copy
 // of an earlier one with a new headline and a footer.
 func benchItems(n int) []*pipeline.Item {
 	r := rand.New(rand.NewPCG(42, 42))
@@ -24,10 +25,18 @@ func benchItems(n int) []*pipeline.Item {
 	for i := range vocab {
 		vocab[i] = fmt.Sprintf("w%x", i*2654435761%1000003)
 	}
+	numbers := make([]string, 100)
+	for i := range numbers {
+		numbers[i] = fmt.Sprint(i)
+	}
 	words := func(k int) string {
 		ws := make([]string, k)
 		for i := range ws {
 			ws[i] = vocab[z.Uint64()]
+			if r.IntN(40) == 0 {
+				// Numbers, as in real text ("23 pirates"): event details.
+				ws[i] = numbers[r.IntN(len(numbers))]
+			}
 		}
 		return strings.Join(ws, " ")
 	}

@@ -15,6 +15,8 @@ func TestDetails(t *testing.T) {
 		{"decimal and hyphen", "A 5.6-magnitude earthquake jolted Qeshm island", []string{"magnitude=5.6"}},
 		{"number word", "Ten people were killed and five hurt", []string{"people=10", "hurt=5"}},
 		{"thousands", "about 1,200 homes lost power", []string{"home=1200"}},
+		{"capitals", "TEN People and Twenty-Three Pirates", []string{"people=10", "pirate=3"}},
+		{"non-ASCII kind", "3 Männer und 4 Ärzte", []string{"männer=3", "ärzte=4"}},
 		{"stop-word kind", "a 35-year-old deputy", nil},
 		{"stop word after", "took 23 of them into custody", nil},
 		{"punctuation after", "a toll of 10, officials said", nil},
@@ -25,18 +27,27 @@ func TestDetails(t *testing.T) {
 		{"empty", "", nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			var got []string
-			for _, d := range details(c.in, nil) {
-				got = append(got, strings.Replace(d, "\x00", "=", 1))
+			var want []uint32
+			for _, d := range c.want {
+				k, v, _ := strings.Cut(d, "=")
+				want = append(want, detailHash(k, v))
 			}
-			if !slices.Equal(got, c.want) {
-				t.Errorf("details(%q) = %q, want %q", c.in, got, c.want)
+			if got := details(c.in, nil); !slices.Equal(got, want) {
+				t.Errorf("details(%q) = %x, want %x (%q)", c.in, got, want, c.want)
 			}
 		})
 	}
 }
 
 func TestDetailsAgree(t *testing.T) {
+	dets := func(ds ...string) []uint32 {
+		var hs []uint32
+		for _, d := range ds {
+			k, v, _ := strings.Cut(d, "=")
+			hs = append(hs, detailHash(k, v))
+		}
+		return hs
+	}
 	terms := func(ds ...string) []term {
 		var ts []term
 		for _, d := range ds {
@@ -52,20 +63,21 @@ func TestDetailsAgree(t *testing.T) {
 	}
 	for _, c := range []struct {
 		name string
-		a, b []term
+		a    []uint32
+		b    []term
 		want bool
 	}{
-		{"same count", terms("pirate=23"), terms("pirate=23", "year=35"), true},
-		{"other count", terms("pirate=23"), terms("pirate=26"), false},
-		{"same value, other kind", terms("pirate=23"), terms("ship=23"), false},
-		{"no details", terms(), terms("pirate=23"), false},
+		{"same count", dets("pirate=23"), terms("pirate=23", "year=35"), true},
+		{"other count", dets("pirate=23"), terms("pirate=26"), false},
+		{"same value, other kind", dets("pirate=23"), terms("ship=23"), false},
+		{"no details", dets(), terms("pirate=23"), false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if got := detailsAgree(c.a, c.b); got != c.want {
 				t.Errorf("detailsAgree = %v, want %v", got, c.want)
 			}
-			for _, tm := range c.a {
-				if tm.h == 0 {
+			for _, h := range c.a {
+				if h == 0 {
 					t.Fatal("zero term hash")
 				}
 			}
@@ -81,10 +93,9 @@ func FuzzDetails(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		for _, d := range details(s, nil) {
-			k, v, ok := strings.Cut(d, "\x00")
-			if !ok || k == "" || v == "" {
-				t.Fatalf("details(%q): malformed %q", s, d)
+		for _, h := range details(s, nil) {
+			if h == 0 || !isDetail(h) {
+				t.Fatalf("details(%q): hash %x is not a detail", s, h)
 			}
 		}
 	})

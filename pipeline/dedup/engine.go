@@ -119,6 +119,8 @@ type Engine struct {
 
 	watermark int64 // latest item time applied, unix ms
 	applies   int
+	logN      float64 // ln(ndocs+dfPrior+1), for idf
+	logNFor   int     // the ndocs logN was computed for
 }
 
 // NewEngine returns an empty engine; cfg zero fields take defaults.
@@ -274,8 +276,24 @@ func (e *Engine) nearCopy(it *pipeline.Item, f *features) (*entry, float64) {
 // few documents (a cold start) every term weighs about the same instead of
 // shared terms weighing nothing.
 func (e *Engine) idf(h uint32) float64 {
-	return math.Log((float64(e.ndocs) + dfPrior + 1) / (float64(e.df[h]) + 0.5))
+	if e.logNFor != e.ndocs || e.logN == 0 {
+		e.logN, e.logNFor = math.Log(float64(e.ndocs)+dfPrior+1), e.ndocs
+	}
+	df := e.df[h]
+	if df >= 0 && int(df) < len(logDF) {
+		return e.logN - logDF[df]
+	}
+	return e.logN - math.Log(float64(df)+0.5)
 }
+
+// logDF[n] is ln(n+0.5): the usual document frequencies without a
+// logarithm per term and item.
+var logDF = func() (t [1024]float64) {
+	for i := range t {
+		t[i] = math.Log(float64(i) + 0.5)
+	}
+	return t
+}()
 
 var dfPrior = 50.0
 
@@ -391,6 +409,16 @@ func (e *Engine) cluster(it *pipeline.Item, f *features) Decision {
 			pre = pre[:maxScored]
 		}
 	}
+	threshold := e.cfg.StoryThreshold
+	if f.words < e.cfg.MinWords {
+		threshold = e.cfg.HeadlineThreshold
+	}
+	var itemDetails []uint32
+	for _, tm := range f.terms {
+		if isDetail(tm.h) {
+			itemDetails = append(itemDetails, tm.h)
+		}
+	}
 	scored := make([]cand, 0, len(pre))
 	for _, c := range pre {
 		n := e.storyNorm(c.s)
@@ -418,9 +446,10 @@ func (e *Engine) cluster(it *pipeline.Item, f *features) Decision {
 			// report, so they are matched on the centroid only.
 			sc = (1-w)*sc + w*e.seedCosine(c.s, f.terms, qd, qn)
 		}
-		if detailsAgree(f.terms, c.s.centroid) {
+		if sc >= threshold-agreeBonus && detailsAgree(itemDetails, c.s.centroid) {
 			// Two reports of one event print the same counts and
-			// measures; two events of one kind print others.
+			// measures; two events of one kind print others. (Below
+			// threshold-agreeBonus the bonus changes no decision.)
 			sc += agreeBonus
 		}
 		scored = append(scored, cand{s: c.s, dot: sc})
@@ -431,10 +460,6 @@ func (e *Engine) cluster(it *pipeline.Item, f *features) Decision {
 		}
 		return cmp.Compare(a.s.id, b.s.id)
 	})
-	threshold := e.cfg.StoryThreshold
-	if f.words < e.cfg.MinWords {
-		threshold = e.cfg.HeadlineThreshold
-	}
 	if len(scored) == 0 || scored[0].dot < threshold {
 		score := 0.0
 		if len(scored) > 0 {

@@ -115,14 +115,9 @@ func storyTerms(it *pipeline.Item, lines, body []string, cfg *Config) []term {
 			ds = details(l, ds)
 			n += countWords(l)
 		}
-		seen := map[uint32]bool{}
-		for _, d := range ds {
-			kind, value, _ := strings.Cut(d, "\x00")
-			h := detailHash(kind, value)
-			if !seen[h] {
-				seen[h] = true
-				acc[h] += detailWeight
-			}
+		slices.Sort(ds)
+		for _, h := range slices.Compact(ds) {
+			acc[h] += detailWeight
 		}
 	}
 	if cfg.Entities != nil {
