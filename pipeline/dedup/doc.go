@@ -8,8 +8,8 @@
 //     headline, byline, footer, truncation), found with word shingles,
 //     MinHash and LSH banding and verified by Jaccard or containment;
 //  3. the same story: online clustering of title and lead terms (TF-IDF
-//     with document frequencies learned online) and entities over a time
-//     window, giving every item a stable story ID and emitting story
+//     with document frequencies learned online), entities and event
+//     details (counts and measures: "23 pirates") over a time window, giving every item a stable story ID and emitting story
 //     events (created, grew, merged).
 //
 // The decision logic (Engine) is a pure, in-memory function of the items
