@@ -164,7 +164,11 @@ func writeStates(w io.Writer, feeds []poller.Feed, states []poller.FeedState, no
 			status = "new (never polled)"
 		}
 		if st.Errors > 0 {
-			status = fmt.Sprintf("%s (%d errors, failing since %s)", status, st.Errors, ago(st.FailingSince, now))
+			noun := "errors"
+			if st.Errors == 1 {
+				noun = "error"
+			}
+			status = fmt.Sprintf("%s (%d %s, failing since %s)", status, st.Errors, noun, ago(st.FailingSince, now))
 		}
 		next := "-"
 		if !st.NextDue.IsZero() && !st.Gone {
