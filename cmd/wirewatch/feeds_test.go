@@ -97,7 +97,7 @@ func TestFeedsList(t *testing.T) {
 			t.Errorf("line %d = %q, want it to start with %q", i+1, lines[i+1], want)
 		}
 	}
-	for line, want := range map[int]string{1: "ok", 2: "backing off (1 errors", 3: "new (never polled)"} {
+	for line, want := range map[int]string{1: "ok", 2: "backing off (1 error,", 3: "new (never polled)"} {
 		if !strings.Contains(lines[line], want) {
 			t.Errorf("line %d = %q, want %q", line, lines[line], want)
 		}
