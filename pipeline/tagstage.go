@@ -30,6 +30,9 @@ func NewTagStage(subj Subjects, t Tagger) *TagStage {
 // SetTagger replaces the tagger; items handled afterwards use it.
 func (s *TagStage) SetTagger(t Tagger) { s.tagger.Store(&t) }
 
+// Tagger returns the current tagger.
+func (s *TagStage) Tagger() Tagger { return *s.tagger.Load() }
+
 // Handle implements Handler.
 func (s *TagStage) Handle(_ context.Context, it *Item) ([]Output, error) {
 	(*s.tagger.Load()).Tag(it)

@@ -150,9 +150,11 @@ func buildStages(ctx context.Context, b *broker, subj pipeline.Subjects, sc pipe
 		return nil, err
 	}
 	set := &stageSet{}
-	tagger := o.tagger
+	// One tag stage handler holds the current tagger (swapped on reload);
+	// the dedup stage asks it for entities too.
+	set.tagStage = pipeline.NewTagStage(subj, o.tagger)
 
-	dd, err := newDedup(ctx, b.js, subj, o, tagger, log)
+	dd, err := newDedup(ctx, b.js, subj, o, set.tagStage, log)
 	if err != nil {
 		return nil, err
 	}
@@ -165,7 +167,6 @@ func buildStages(ctx context.Context, b *broker, subj pipeline.Subjects, sc pipe
 	}
 	set.order = append(set.order, pipeline.ConsumerRef{Stream: dedupCfg.Stream, Consumer: dedupCfg.Name})
 
-	set.tagStage = pipeline.NewTagStage(subj, tagger)
 	tagCfg := pipeline.StageConfig{
 		Name: "tag", Stream: subj.StreamDeduped(), Subjects: []string{subj.AllUnique(), subj.AllDuplicates()},
 		DeadLetter: subj.DeadLetter("tag"),

@@ -12,18 +12,15 @@ import (
 )
 
 // newDedup builds the dedup stage handler. Story grouping also weighs the
-// entities the tagger finds, so the dedup stage runs the tagger's matcher
-// on a copy of the item (tagging proper happens in the next stage).
-func newDedup(ctx context.Context, js jetstream.JetStream, subj pipeline.Subjects, o stageOptions, t *tag.Tagger, log *slog.Logger) (*dedup.Dedup, error) {
+// entities the tagger finds, so the dedup stage runs the current tagger's
+// matcher on a copy of the item (tagging proper happens in the next stage).
+func newDedup(ctx context.Context, js jetstream.JetStream, subj pipeline.Subjects, o stageOptions, ts *pipeline.TagStage, log *slog.Logger) (*dedup.Dedup, error) {
 	cfg := o.dedup
 	cfg.Entities = func(it *pipeline.Item) []string {
-		c := pipeline.Item{Title: it.Title, Text: it.Text}
-		t.Tag(&c)
-		ids := make([]string, 0, len(c.Entities))
-		for _, e := range c.Entities {
-			ids = append(ids, e.Kind+":"+e.ID)
+		if t, ok := ts.Tagger().(*tag.Tagger); ok {
+			return t.EntityIDs(it)
 		}
-		return ids
+		return nil
 	}
 	return dedup.New(ctx, js, subj, cfg, log)
 }

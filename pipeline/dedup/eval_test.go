@@ -173,16 +173,7 @@ func testEntities(t testing.TB) func(*pipeline.Item) []string {
 	if err != nil {
 		t.Fatalf("load rules: %v", err)
 	}
-	tg := tag.New(rs)
-	return func(it *pipeline.Item) []string {
-		c := pipeline.Item{Title: it.Title, Text: it.Text}
-		tg.Tag(&c)
-		ids := make([]string, 0, len(c.Entities))
-		for _, e := range c.Entities {
-			ids = append(ids, e.Kind+":"+e.ID)
-		}
-		return ids
-	}
+	return tag.New(rs).EntityIDs
 }
 
 // evalECB runs the ECB+ story evaluation over 5 shuffled orders.

@@ -751,3 +751,17 @@ func cmpBool(a, b bool) int {
 
 // unsafeString views b as a string for comparisons that do not outlive b.
 func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// EntityIDs returns "kind:id" for every entity mentioned in the item's
+// title and text, in the order Tag reports them, without changing the
+// item. The dedup stage weighs these in story grouping. Safe for
+// concurrent use.
+func (t *Tagger) EntityIDs(it *pipeline.Item) []string {
+	c := pipeline.Item{Title: it.Title, Text: it.Text}
+	t.Tag(&c)
+	ids := make([]string, 0, len(c.Entities))
+	for _, e := range c.Entities {
+		ids = append(ids, e.Kind+":"+e.ID)
+	}
+	return ids
+}
