@@ -86,6 +86,18 @@ type story struct {
 	originID   string  // earliest item by item time
 	originFeed string
 	dead       bool // merged away or evicted: skip in postings
+
+	// Scratch of Engine.cluster: mark is the call (epoch) that last made
+	// the story a candidate, slot its index among that call's candidates.
+	mark uint32
+	slot int32
+}
+
+// cand is a story considered for an item, with its score.
+type cand struct {
+	s    *story
+	dot  float64
+	last int // index of the last term added, against repeated postings
 }
 
 // Bounds on the story search: the terms a story keeps, the item terms
@@ -121,6 +133,13 @@ type Engine struct {
 	applies   int
 	logN      float64 // ln(ndocs+dfPrior+1), for idf
 	logNFor   int     // the ndocs logN was computed for
+
+	// Scratch of cluster, reused between calls (the engine is not safe
+	// for concurrent use anyway).
+	epoch               uint32
+	scratchCands        []cand
+	scratchQ, scratchQD []float64
+	scratchTop          []int
 }
 
 // NewEngine returns an empty engine; cfg zero fields take defaults.
@@ -332,8 +351,12 @@ func (e *Engine) cluster(it *pipeline.Item, f *features) Decision {
 	// q is the item's IDF-weighted vector; qd its weights times IDF again,
 	// ready to multiply with raw centroid weights.
 	var qn float64
-	q := make([]float64, len(f.terms))
-	qd := make([]float64, len(f.terms))
+	q := e.scratchQ[:0]
+	qd := e.scratchQD[:0]
+	for range f.terms {
+		q, qd = append(q, 0), append(qd, 0)
+	}
+	e.scratchQ, e.scratchQD = q, qd
 	for i, tm := range f.terms {
 		idf := e.idf(tm.h)
 		q[i] = float64(tm.w) * idf
@@ -341,18 +364,14 @@ func (e *Engine) cluster(it *pipeline.Item, f *features) Decision {
 		qn += q[i] * q[i]
 	}
 	qn = math.Sqrt(qn)
-	type cand struct {
-		s    *story
-		dot  float64
-		last int // index of the last term added, against repeated postings
-	}
 	// Candidates come from the postings of the item's heaviest terms only
 	// (the rare, telling ones), and only from the latest stories of each
 	// posting list, which bounds the work per item whatever the window
 	// holds. The best of them are then scored on every term.
 	// Terms no story has (df 0) cannot find one: they are the rarest, so
 	// without this they would crowd out the useful ones.
-	top := make([]int, 0, len(f.terms))
+	top := e.scratchTop[:0]
+	defer func() { e.scratchTop = top[:0] }()
 	for i, tm := range f.terms {
 		if e.df[tm.h] > 0 {
 			top = append(top, i)
@@ -365,7 +384,10 @@ func (e *Engine) cluster(it *pipeline.Item, f *features) Decision {
 		return cmp.Compare(f.terms[a].h, f.terms[b].h)
 	})
 	top = top[:min(len(top), candTerms)]
-	cands := map[*story]*cand{}
+	// Candidates are gathered in a reused slice; a story's mark (this
+	// call's epoch) and slot find its entry without a map.
+	e.epoch++
+	cands := e.scratchCands[:0]
 	if qn > 0 {
 		for _, i := range top {
 			post := e.posting[f.terms[i].h]
@@ -374,11 +396,11 @@ func (e *Engine) cluster(it *pipeline.Item, f *features) Decision {
 				if s.dead || t < s.start-win || t > s.last+win {
 					continue
 				}
-				c := cands[s]
-				if c == nil {
-					c = &cand{s: s, last: -1}
-					cands[s] = c
+				if s.mark != e.epoch || int(s.slot) >= len(cands) || cands[s.slot].s != s {
+					s.mark, s.slot = e.epoch, int32(len(cands))
+					cands = append(cands, cand{s: s, last: -1})
 				}
+				c := &cands[s.slot]
 				if c.last == i {
 					continue
 				}
@@ -387,6 +409,8 @@ func (e *Engine) cluster(it *pipeline.Item, f *features) Decision {
 			}
 		}
 	}
+	e.scratchCands = cands
+	defer clear(cands) // drop the story pointers for the GC
 	// The maxScored best by pre-score, kept sorted (best first) by
 	// insertion: most candidates fail the first comparison.
 	better := func(a, b *cand) bool {
@@ -396,7 +420,8 @@ func (e *Engine) cluster(it *pipeline.Item, f *features) Decision {
 		return a.s.id < b.s.id
 	}
 	pre := make([]*cand, 0, maxScored+1)
-	for _, c := range cands {
+	for ci := range cands {
+		c := &cands[ci]
 		if len(pre) == maxScored && !better(c, pre[len(pre)-1]) {
 			continue
 		}

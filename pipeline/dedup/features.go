@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -31,6 +32,10 @@ type features struct {
 	terms    []term    // story terms, sorted by h, unit length (L2)
 }
 
+// shingleBufs recycles shingle buffers between extract calls, which run
+// concurrently (outside the dedup lock).
+var shingleBufs = sync.Pool{New: func() any { b := make([]uint64, 0, 1024); return &b }}
+
 // extract computes the features of it under cfg.
 func extract(it *pipeline.Item, cfg *Config) features {
 	var f features
@@ -46,9 +51,12 @@ func extract(it *pipeline.Item, cfg *Config) features {
 	}
 	f.words = len(words) - nh
 	if f.words >= cfg.MinWords {
-		sh := shingles(words, nil)
+		bp := shingleBufs.Get().(*[]uint64)
+		sh := shingles(words, *bp)
 		f.shingles = len(sh)
 		f.sig = minhash(sh)
+		*bp = sh
+		shingleBufs.Put(bp)
 		if it.ContentHash != "" {
 			f.exact = it.ContentHash
 		}
@@ -66,24 +74,40 @@ func extract(it *pipeline.Item, cfg *Config) features {
 // normalised to unit length. Rarity (IDF) is applied at scoring time,
 // because document frequencies keep changing.
 func storyTerms(it *pipeline.Item, lines, body []string, cfg *Config) []term {
-	acc := make(map[uint32]float64, 64)
-	add := func(words []string, weight float64) {
-		tf := make(map[uint32]int, len(words))
-		for _, w := range words {
-			s, ok := stem(w)
-			if !ok {
-				continue
+	// Contributions are appended as (hash, weight) pairs and summed per
+	// hash at the end (a stable sort keeps the order of the additions):
+	// slices, not maps, on this hot path.
+	type hw struct {
+		h uint32
+		w float64
+	}
+	acc := make([]hw, 0, 192)
+	hs := make([]uint32, 0, 128)
+	// runs appends each distinct hash of the sorted hs with weight(n),
+	// n being how often it occurs.
+	runs := func(weight func(n int) float64) {
+		slices.Sort(hs)
+		for i := 0; i < len(hs); {
+			j := i + 1
+			for j < len(hs) && hs[j] == hs[i] {
+				j++
 			}
-			tf[termHash(s)]++
-		}
-		for h, n := range tf {
-			acc[h] += weight * (1 + math.Log(float64(n)))
+			acc = append(acc, hw{hs[i], weight(j - i)})
+			i = j
 		}
 	}
-	title := appendWords(nil, it.Title)
-	add(title, cfg.TitleWeight)
-	lead := body[:min(len(body), cfg.LeadWords)]
-	add(lead, 1)
+	add := func(words []string, weight float64) {
+		hs = hs[:0]
+		for _, w := range words {
+			if s, ok := stem(w); ok {
+				hs = append(hs, termHash(s))
+			}
+		}
+		runs(func(n int) float64 { return weight * (1 + logInt(n)) })
+	}
+	once := func(weight float64) func(int) float64 { return func(int) float64 { return weight } }
+	add(appendWords(nil, it.Title), cfg.TitleWeight)
+	add(body[:min(len(body), cfg.LeadWords)], 1)
 	if !cfg.NoNames {
 		// Names in the lead: the lines holding the first LeadWords words.
 		var names []string
@@ -95,44 +119,40 @@ func storyTerms(it *pipeline.Item, lines, body []string, cfg *Config) []term {
 			names = properNames(l, names)
 			n += countWords(l)
 		}
-		seen := map[uint32]bool{}
+		hs = hs[:0]
 		for _, nm := range names {
-			h := termHash("\x00n:" + nm)
-			if !seen[h] {
-				seen[h] = true
-				acc[h] += cfg.EntityWeight
-			}
+			hs = append(hs, termHash("\x00n:"+nm))
 		}
+		runs(once(cfg.EntityWeight))
 	}
 	if detailWeight > 0 {
 		// Details of the title and the lead lines.
-		ds := details(it.Title, nil)
+		hs = details(it.Title, hs[:0])
 		n := 0
 		for _, l := range lines {
 			if n >= detailWords {
 				break
 			}
-			ds = details(l, ds)
+			hs = details(l, hs)
 			n += countWords(l)
 		}
-		slices.Sort(ds)
-		for _, h := range slices.Compact(ds) {
-			acc[h] += detailWeight
-		}
+		runs(once(detailWeight))
 	}
 	if cfg.Entities != nil {
-		seen := map[uint32]bool{}
+		hs = hs[:0]
 		for _, e := range cfg.Entities(it) {
-			h := termHash("\x00e:" + strings.ToLower(e))
-			if !seen[h] {
-				seen[h] = true
-				acc[h] += cfg.EntityWeight
-			}
+			hs = append(hs, termHash("\x00e:"+strings.ToLower(e)))
 		}
+		runs(once(cfg.EntityWeight))
 	}
+	slices.SortStableFunc(acc, func(a, b hw) int { return cmp.Compare(a.h, b.h) })
 	terms := make([]term, 0, len(acc))
 	var norm float64
-	for h, w := range acc {
+	for i := 0; i < len(acc); {
+		h, w := acc[i].h, acc[i].w
+		for i++; i < len(acc) && acc[i].h == h; i++ {
+			w += acc[i].w
+		}
 		norm += w * w
 		terms = append(terms, term{h: h, w: float32(w)})
 	}
@@ -142,9 +162,23 @@ func storyTerms(it *pipeline.Item, lines, body []string, cfg *Config) []term {
 			terms[i].w = float32(float64(terms[i].w) * inv)
 		}
 	}
-	slices.SortFunc(terms, func(a, b term) int { return cmp.Compare(a.h, b.h) })
 	return terms
 }
+
+// logInt is ln(n) for term counts, from a table for the usual ones.
+func logInt(n int) float64 {
+	if n < len(logInts) {
+		return logInts[n]
+	}
+	return math.Log(float64(n))
+}
+
+var logInts = func() (t [64]float64) {
+	for i := 1; i < len(t); i++ {
+		t[i] = math.Log(float64(i))
+	}
+	return t
+}()
 
 // termHash hashes a term to 32 bits, never 0.
 func termHash(s string) uint32 { return uint32(mix64(wordHash(s))) | 1 }
