@@ -1,16 +1,23 @@
 package dedup
 
 import (
+	"fmt"
 	"math"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/wirewatch/wirewatch/pipeline"
 )
 
 // Diagnostics for tuning, run on demand (they print, they do not check):
 //
 //	DEDUP_SWEEP=1 go test ./pipeline/dedup -run TestSweepECB -v
 //	DEDUP_DIAG=1 go test ./pipeline/dedup -run TestPairsECB -v
+//	DEDUP_DIAG=1 go test ./pipeline/dedup -run TestSplitOracleECB -v
+//	DEDUP_DIAG=1 go test ./pipeline/dedup -run TestBatchBoundECB -v
 
 // TestSweepECB prints ECB+ B-cubed F1 (mean and min over the 5 orders)
 // and a/b merges over a grid of story parameters, with the tagger's
@@ -85,4 +92,148 @@ func TestPairsECB(t *testing.T) {
 	for _, k := range []string{"same", "a/b", "other"} {
 		t.Logf("%-5s pairs by cosine [0,0.05) [0.05,0.1) … [0.45,0.5) ≥0.5: %v", k, hist[k])
 	}
+}
+
+// TestSplitOracleECB prints, for each order, B-cubed of the stories as
+// made and of the same stories split by gold subtopic: how much of the
+// gap to a perfect score is stories mixing the two events of a topic
+// (precision) and how much is events split over stories (recall).
+func TestSplitOracleECB(t *testing.T) {
+	if os.Getenv("DEDUP_DIAG") == "" {
+		t.Skip("DEDUP_DIAG not set")
+	}
+	docs := loadECB(t)
+	for seed := uint64(1); seed <= 5; seed++ {
+		items, byID := ecbItems(docs, seed)
+		e := NewEngine(Config{Entities: testEntities(t)})
+		pred, gold, split := map[string]string{}, map[string]string{}, map[string]string{}
+		for _, it := range items {
+			pred[it.ID] = e.Process(it).StoryID
+			gold[it.ID] = byID[it.ID].Subtopic
+		}
+		for id, s := range pred {
+			pred[id] = e.resolve(s)
+			split[id] = pred[id] + "/" + gold[id]
+		}
+		p, r, f := bcubed(pred, gold)
+		p2, r2, f2 := bcubed(split, gold)
+		t.Logf("order %d: as made P %.3f R %.3f F1 %.3f; split by subtopic P %.3f R %.3f F1 %.3f", seed, p, r, f, p2, r2, f2)
+	}
+}
+
+// TestBatchBoundECB clusters ECB+ dev with every article known at once
+// (average-link agglomerative clustering over the full similarity matrix
+// of story vectors, IDF of the whole set): no online method with the same
+// vectors is expected to do better, so it bounds what tuning the online
+// clusterer can reach. Leads of 60 words (the default), 250 and the whole
+// text; a threshold sweep, each printed as threshold:F1/a-b merges.
+func TestBatchBoundECB(t *testing.T) {
+	if os.Getenv("DEDUP_DIAG") == "" {
+		t.Skip("DEDUP_DIAG not set")
+	}
+	docs := loadECB(t)
+	ent := testEntities(t)
+	for _, lead := range []int{60, 250, 100000} {
+		cfg := Config{Entities: ent, LeadWords: lead}.withDefaults()
+		vecs := make([][]term, len(docs))
+		for i, d := range docs {
+			vecs[i] = extract(&pipeline.Item{Title: d.Title, Text: d.Text}, &cfg).terms
+		}
+		sim := simMatrix(vecs)
+		var out []string
+		for _, th := range []float64{0.08, 0.1, 0.12, 0.15, 0.18, 0.21, 0.24, 0.3} {
+			cl := averageLink(sim, th)
+			pred, gold, byID := map[string]string{}, map[string]string{}, map[string]ecbDoc{}
+			for i, c := range cl {
+				id := strconv.Itoa(i)
+				pred[id], gold[id], byID[id] = strconv.Itoa(c), docs[i].Subtopic, docs[i]
+			}
+			_, _, f := bcubed(pred, gold)
+			out = append(out, fmt.Sprintf("%.2f:%.3f/%d", th, f, abMerges(pred, byID)))
+		}
+		t.Logf("lead %d words: %s", lead, strings.Join(out, " "))
+	}
+}
+
+// simMatrix returns the IDF-weighted cosine of every pair of vectors,
+// with document frequencies over all of them.
+func simMatrix(vecs [][]term) [][]float64 {
+	df := map[uint32]int{}
+	for _, v := range vecs {
+		for _, tm := range v {
+			df[tm.h]++
+		}
+	}
+	n := float64(len(vecs))
+	ws := make([]map[uint32]float64, len(vecs))
+	for i, v := range vecs {
+		m := map[uint32]float64{}
+		var norm float64
+		for _, tm := range v {
+			x := float64(tm.w) * math.Log((n+1)/(float64(df[tm.h])+0.5))
+			m[tm.h] = x
+			norm += x * x
+		}
+		for k := range m {
+			m[k] /= math.Sqrt(norm)
+		}
+		ws[i] = m
+	}
+	sim := make([][]float64, len(vecs))
+	for i := range sim {
+		sim[i] = make([]float64, len(vecs))
+	}
+	for i := range ws {
+		sim[i][i] = 1
+		for j := i + 1; j < len(ws); j++ {
+			var c float64
+			for k, x := range ws[i] {
+				c += x * ws[j][k]
+			}
+			sim[i][j], sim[j][i] = c, c
+		}
+	}
+	return sim
+}
+
+// averageLink merges the two clusters with the highest mean pairwise
+// similarity until it falls below th; it returns a cluster per item.
+func averageLink(sim [][]float64, th float64) []int {
+	n := len(sim)
+	members := make([][]int, n)
+	sum := make([][]float64, n) // sum of similarities between clusters i and j
+	alive := make([]bool, n)
+	for i := range n {
+		members[i], sum[i], alive[i] = []int{i}, slices.Clone(sim[i]), true
+	}
+	for {
+		bi, bj, best := -1, -1, th
+		for i := range n {
+			for j := i + 1; alive[i] && j < n; j++ {
+				if alive[j] {
+					if a := sum[i][j] / float64(len(members[i])*len(members[j])); a >= best {
+						bi, bj, best = i, j, a
+					}
+				}
+			}
+		}
+		if bi < 0 {
+			break
+		}
+		members[bi] = append(members[bi], members[bj]...)
+		alive[bj] = false
+		for k := range n {
+			sum[bi][k] += sum[bj][k]
+			sum[k][bi] = sum[bi][k]
+		}
+	}
+	out := make([]int, n)
+	for i := range n {
+		for _, x := range members[i] {
+			if alive[i] {
+				out[x] = i
+			}
+		}
+	}
+	return out
 }

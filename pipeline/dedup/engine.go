@@ -46,29 +46,47 @@ type Decision struct {
 	Score float64
 }
 
-// entry is the state kept for one item.
+// entry is the state kept for one item (fields ordered to pack: it is
+// held for every item in the window).
 type entry struct {
 	id      string
 	version string
 	seen    int64 // wall clock of the decision, unix ms
 	t       int64 // item time, unix ms
 	dupOf   string
-	kind    string
 	story   string
-	event   string
 	merged  []string
-	size    int32
-	update  bool
 	exact   uint64 // hash of the content hash, 0 when none
 	guidKey uint64 // hash of the GUID+URL key, 0 when none
 	feed    string
+	size    int32
+	kind    code // DupKind
+	event   code // story event
+	update  bool
 
 	// First copies within the window only.
+	inDocs   bool
 	shingles int32
 	sig      *Signature
 	terms    []term
-	inDocs   bool
 }
+
+// code is one of a few known strings (dup kinds, story events), stored
+// in a byte.
+type code uint8
+
+var codeNames = []string{"", pipeline.DupExact, pipeline.DupSyndicated, EventCreated, EventGrew, EventMerged}
+
+// codeOf returns the code of s; a string it does not know (only a
+// hand-made record could hold one) is stored as "".
+func codeOf(s string) code {
+	if i := slices.Index(codeNames, s); i > 0 {
+		return code(i)
+	}
+	return 0
+}
+
+func (c code) String() string { return codeNames[c] }
 
 // story is one cluster of reports.
 type story struct {
@@ -187,8 +205,8 @@ func (e *Engine) Decide(it *pipeline.Item, f *features) Decision {
 	if old := e.items[it.ID]; old != nil {
 		if old.version == it.Version() {
 			if e.cfg.Now().UnixMilli()-old.seen <= e.cfg.RedeliveryWindow.Milliseconds() {
-				return Decision{Replay: true, Update: old.update, DuplicateOf: old.dupOf, DupKind: old.kind,
-					StoryID: old.story, Event: old.event, Merged: old.merged, Size: int(old.size)}
+				return Decision{Replay: true, Update: old.update, DuplicateOf: old.dupOf, DupKind: old.kind.String(),
+					StoryID: old.story, Event: old.event.String(), Merged: old.merged, Size: int(old.size)}
 			}
 			return Decision{Drop: true}
 		}
@@ -197,7 +215,7 @@ func (e *Engine) Decide(it *pipeline.Item, f *features) Decision {
 		if s := e.stories[sid]; s != nil {
 			size = s.size
 		}
-		return Decision{Update: true, DuplicateOf: old.dupOf, DupKind: old.kind, StoryID: sid, Size: size}
+		return Decision{Update: true, DuplicateOf: old.dupOf, DupKind: old.kind.String(), StoryID: sid, Size: size}
 	}
 	var d Decision
 	if root := e.exactRoot(it, f); root != nil {
@@ -537,12 +555,12 @@ func (e *Engine) Apply(r *Record) {
 		// An update (or a record replayed twice): the decision stands,
 		// only the version and time of the last write change.
 		old.version, old.seen, old.update = r.Version, r.Seen, r.Update
-		old.event, old.merged, old.size = r.Event, r.Merged, int32(r.Size)
+		old.event, old.merged, old.size = codeOf(r.Event), r.Merged, int32(r.Size)
 		return
 	}
 	en := &entry{
-		id: r.ID, version: r.Version, seen: r.Seen, t: r.Time, dupOf: r.DupOf, kind: r.Kind,
-		story: r.Story, event: r.Event, merged: r.Merged, size: int32(r.Size), update: r.Update,
+		id: r.ID, version: r.Version, seen: r.Seen, t: r.Time, dupOf: r.DupOf, kind: codeOf(r.Kind),
+		story: r.Story, event: codeOf(r.Event), merged: r.Merged, size: int32(r.Size), update: r.Update,
 		exact: keyHash(r.Exact), guidKey: keyHash(r.GUIDKey), feed: r.Feed,
 	}
 	e.items[r.ID] = en
