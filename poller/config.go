@@ -85,6 +85,12 @@ type Config struct {
 	// host (1s; negative means none).
 	PerHostConcurrency int
 	PerHostGap         time.Duration
+	// PerProcessHostGap keeps the per-host gap within each process only.
+	// By default, with a shared store (KV), instances reserve each start
+	// on a host through the store, so the gap holds across all of them
+	// (one more KV round trip per request). Per-host concurrency is per
+	// process either way.
+	PerProcessHostGap bool
 
 	// AllowPrivateNetworks lets feeds resolve to private, loopback,
 	// link-local and other non-public addresses. Off by default.
@@ -198,6 +204,10 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// MaxPerHostGap bounds Config.PerHostGap (a reservation in the shared
+// store lives this long).
+const MaxPerHostGap = time.Hour
+
 // Validate reports every setting that makes no sense, after defaults.
 func (c Config) Validate() error {
 	c = c.withDefaults()
@@ -228,6 +238,9 @@ func (c Config) Validate() error {
 	}
 	if c.PerHostConcurrency < 1 {
 		bad("per_host_concurrency", c.PerHostConcurrency, "must be at least 1")
+	}
+	if c.PerHostGap > MaxPerHostGap {
+		bad("per_host_gap", c.PerHostGap, "must be at most "+MaxPerHostGap.String())
 	}
 	if c.LeaseTTL <= c.TotalTimeout {
 		bad("lease_ttl", c.LeaseTTL, "must exceed total_timeout "+c.TotalTimeout.String())

@@ -457,6 +457,20 @@ func (p *Poller) pollLocked(ctx context.Context, i int, viaSchedule bool) (Resul
 		}
 	}
 
+	if h := p.hostKey(i); h != "" {
+		start, err := p.reserveHost(ctx, h, now)
+		if err != nil {
+			return res, err
+		}
+		if start.After(now) {
+			// Another instance reserved the host for longer than this poll
+			// should wait (or its clock is ahead): come back then.
+			res.Outcome, res.NextDue = OutcomeSkipped, start
+			p.metrics.observe(OutcomeSkipped, 0, 0, 0)
+			return res, nil
+		}
+		now = p.now()
+	}
 	if c, ok := p.store.(claimer); ok && viaSchedule {
 		claim := st
 		claim.LastAttempt = now
@@ -637,3 +651,43 @@ func truncate(s string, n int) string {
 	}
 	return strings.ToValidUTF8(s[:n], "") + "…"
 }
+
+// reserveHost spaces this request to host from every other instance's
+// (HostGapSharer): it reserves a start through the store and waits for it
+// when it is at most maxGapWait away. It returns a start still in the
+// future when the wait would be longer (the caller reschedules), and only
+// ctx's error: when the store cannot reserve, the poll goes ahead under
+// this process's own gap, logged at debug level.
+func (p *Poller) reserveHost(ctx context.Context, host string, now time.Time) (time.Time, error) {
+	gs, ok := p.store.(HostGapSharer)
+	if !ok || p.cfg.PerProcessHostGap || p.cfg.PerHostGap <= 0 {
+		return now, nil
+	}
+	start, err := gs.ReserveHost(ctx, host, now, p.cfg.PerHostGap)
+	if err != nil {
+		if ctx.Err() != nil {
+			return now, ctx.Err()
+		}
+		p.log.Debug("shared host gap unavailable, using this process's", "host", host, "err", err)
+		return now, nil
+	}
+	wait := start.Sub(now)
+	if wait <= 0 {
+		return now, nil
+	}
+	if wait > p.maxGapWait() {
+		return start, nil
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return now, nil
+	case <-ctx.Done():
+		return now, ctx.Err()
+	}
+}
+
+// maxGapWait is the longest a poll waits for a shared host reservation
+// while holding its lease: a quarter of the lease.
+func (p *Poller) maxGapWait() time.Duration { return p.cfg.LeaseTTL / 4 }

@@ -1,6 +1,7 @@
 package poller
 
 import (
+	"encoding/binary"
 	"context"
 	"encoding/json"
 	"errors"
@@ -171,6 +172,7 @@ type KVStore struct {
 	feeds  jetstream.KeyValue
 	leases jetstream.KeyValue
 	holds  jetstream.KeyValue // nil in a store opened for reading states only
+	gaps   jetstream.KeyValue // next allowed start per host; nil like holds
 
 	// strict is set with replicas > 1: reads may come from a lagging
 	// replica (direct get), so a poll first claims the feed with a
@@ -199,6 +201,18 @@ type HoldSharer interface {
 }
 
 var _ HoldSharer = (*KVStore)(nil)
+
+// HostGapSharer is implemented by stores that space the requests of all
+// instances to one host: the per-host gap then holds across processes, not
+// only within each. KVStore implements it.
+type HostGapSharer interface {
+	// ReserveHost reserves the next start of a request to host: the later
+	// of now and the previous reservation (by any instance) plus gap. It
+	// returns the reserved start.
+	ReserveHost(ctx context.Context, host string, now time.Time, gap time.Duration) (time.Time, error)
+}
+
+var _ HostGapSharer = (*KVStore)(nil)
 
 // OpenStore creates (or updates) the buckets Bucket("feeds") and
 // Bucket("leases") idempotently and returns a store on them. leaseTTL is
@@ -258,7 +272,59 @@ func OpenStoreReplicas(ctx context.Context, js jetstream.JetStream, subj pipelin
 	if err != nil {
 		return nil, err
 	}
-	return &KVStore{feeds: feeds, leases: leases, holds: holds, strict: replicas > 1, revs: map[string]uint64{}}, nil
+	gaps, err := open(jetstream.KeyValueConfig{
+		Bucket:      subj.Bucket("hostgaps"),
+		Description: "wirewatch poller: when each host may get its next request (per-host gap across instances)",
+		History:     1,
+		TTL:         MaxPerHostGap, // a reservation matters for one gap; old ones go away
+		Storage:     jetstream.FileStorage,
+		Replicas:    max(replicas, 1),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &KVStore{feeds: feeds, leases: leases, holds: holds, gaps: gaps, strict: replicas > 1, revs: map[string]uint64{}}, nil
+}
+
+// ReserveHost implements HostGapSharer with a compare-and-set on the
+// host's key: of two instances that read the same reservation, one writes
+// the next and the other reads again.
+func (s *KVStore) ReserveHost(ctx context.Context, host string, now time.Time, gap time.Duration) (time.Time, error) {
+	if s.gaps == nil {
+		return now, nil
+	}
+	key := pipeline.Token(host)
+	for range 16 {
+		var rev uint64
+		start := now
+		e, err := s.gaps.Get(ctx, key)
+		switch {
+		case err == nil:
+			rev = e.Revision()
+			if len(e.Value()) == 8 {
+				if prev := time.UnixMilli(int64(binary.BigEndian.Uint64(e.Value()))); prev.After(start) {
+					start = prev
+				}
+			}
+		case !errors.Is(err, jetstream.ErrKeyNotFound):
+			return now, fmt.Errorf("reserve host %s: %w", host, err)
+		}
+		var b [8]byte
+		binary.BigEndian.PutUint64(b[:], uint64(start.Add(gap).UnixMilli()))
+		if rev == 0 {
+			_, err = s.gaps.Create(ctx, key, b[:])
+		} else {
+			_, err = s.gaps.Update(ctx, key, b[:], rev)
+		}
+		if err == nil {
+			return start, nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyExists) {
+			return now, fmt.Errorf("reserve host %s: %w", host, err)
+		}
+		// Another instance reserved in between: read again.
+	}
+	return now, fmt.Errorf("reserve host %s: lost 16 compare-and-sets in a row", host)
 }
 
 // Claim implements claimer. With one replica reads are never stale and

@@ -361,3 +361,81 @@ func TestClaimDetectsStaleRead(t *testing.T) {
 		}
 	}
 }
+
+// TestHostGapSharedBetweenInstances: two instances polling feeds of one
+// host (in opposite orders, so they would hit it at the same moments)
+// keep per_host_gap between any two requests to it, from either of them,
+// because each start is reserved in the KV bucket. With
+// PerProcessHostGap the same setup puts requests closer together: that
+// run checks the test can see a violation.
+func TestHostGapSharedBetweenInstances(t *testing.T) {
+	const gap = 250 * time.Millisecond
+	for _, perProcess := range []bool{false, true} {
+		t.Run(fmt.Sprintf("per_process=%v", perProcess), func(t *testing.T) {
+			ns := startNATS(t, t.TempDir())
+			defer ns.Shutdown()
+			var mu sync.Mutex
+			var starts []time.Time
+			web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				starts = append(starts, time.Now())
+				mu.Unlock()
+				w.Write(rss(r.URL.Path, 1, ""))
+			}))
+			defer web.Close()
+			cfg, at := namedConfig(t, web)
+			cfg.PerHostGap = gap
+			cfg.PerProcessHostGap = perProcess
+			cfg.DefaultInterval = time.Hour
+			var feeds []Feed
+			for i := range 8 {
+				feeds = append(feeds, Feed{Name: fmt.Sprintf("f%d", i), URL: at("news.test", fmt.Sprintf("/f%d", i))})
+			}
+			reversed := slices.Clone(feeds)
+			slices.Reverse(reversed)
+			ctx, cancel := context.WithCancel(t.Context())
+			var wg sync.WaitGroup
+			for k, fs := range [][]Feed{feeds, reversed} {
+				c := cfg
+				c.Instance = fmt.Sprintf("i%d", k)
+				store, _, _ := openKV(t, ns, c.LeaseTTL)
+				p := mustNew(t, c, fs, newRecorder(), store)
+				wg.Go(func() { _ = p.Run(ctx) })
+			}
+			// 8 feeds 250ms apart take 1.75s; wait for all of them.
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				mu.Lock()
+				n := len(starts)
+				mu.Unlock()
+				if n >= len(feeds) || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			time.Sleep(gap) // a ninth request would show up now
+			cancel()
+			wg.Wait()
+			mu.Lock()
+			defer mu.Unlock()
+			slices.SortFunc(starts, func(a, b time.Time) int { return a.Compare(b) })
+			if len(starts) != len(feeds) {
+				t.Errorf("%d requests for %d feeds, want one each", len(starts), len(feeds))
+			}
+			closest := time.Hour
+			for i := 1; i < len(starts); i++ {
+				closest = min(closest, starts[i].Sub(starts[i-1]))
+			}
+			// The reservation is exact to the millisecond; allow for the
+			// request's way from the client to the handler.
+			tolerance := 20 * time.Millisecond
+			t.Logf("closest two requests to the host: %s apart (gap %s)", closest, gap)
+			switch {
+			case !perProcess && closest < gap-tolerance:
+				t.Errorf("two requests to one host %s apart across instances, want at least %s", closest, gap)
+			case perProcess && closest >= gap-tolerance:
+				t.Errorf("per-process gaps: closest requests %s apart; the setup should make the instances collide", closest)
+			}
+		})
+	}
+}

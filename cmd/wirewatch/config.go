@@ -66,6 +66,7 @@ type PollerConfig struct {
 	Concurrency          int           `yaml:"concurrency"`
 	PerHostConcurrency   int           `yaml:"per_host_concurrency"`
 	PerHostGap           time.Duration `yaml:"per_host_gap"`
+	PerProcessHostGap    bool          `yaml:"per_process_host_gap"`
 	Timeout              time.Duration `yaml:"timeout"`
 	MaxBody              ByteSize      `yaml:"max_body"`
 	MaxRedirects         int           `yaml:"max_redirects"`
@@ -377,6 +378,7 @@ func (c *Config) pollerConfig(ver string) poller.Config {
 	setInt(&p.MaxRedirects, pc.MaxRedirects)
 	setDur(&p.LeaseTTL, pc.LeaseTTL)
 	p.AllowPrivateNetworks = pc.AllowPrivateNetworks
+	p.PerProcessHostGap = pc.PerProcessHostGap
 	return p
 }
 
