@@ -119,20 +119,7 @@ func BenchmarkMemoryPerItem(b *testing.B) {
 // KV bucket (the runner's publish of the outputs is not included).
 func BenchmarkHandle(b *testing.B) {
 	items := benchItems(5000)
-	srv, err := pipeline.StartServer(b.Context(), pipeline.ServerConfig{DataDir: b.TempDir()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer srv.Shutdown()
-	nc, err := srv.Connect()
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		b.Fatal(err)
-	}
+	js := benchJetStream(b)
 	d, err := New(b.Context(), js, pipeline.MustSubjects(""), Config{}, discardLog())
 	if err != nil {
 		b.Fatal(err)
@@ -160,20 +147,7 @@ func BenchmarkHandle(b *testing.B) {
 func BenchmarkStartup(b *testing.B) {
 	const n = 20000
 	items := benchItems(n)
-	srv, err := pipeline.StartServer(b.Context(), pipeline.ServerConfig{DataDir: b.TempDir()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer srv.Shutdown()
-	nc, err := srv.Connect()
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		b.Fatal(err)
-	}
+	js := benchJetStream(b)
 	subj := pipeline.MustSubjects("")
 	w, err := New(b.Context(), js, subj, Config{}, discardLog())
 	if err != nil {
@@ -194,4 +168,26 @@ func BenchmarkStartup(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "records/s")
+}
+
+// benchJetStream starts an embedded JetStream server for the benchmark
+// and returns a JetStream context on an in-process connection; both stop
+// with the benchmark.
+func benchJetStream(b *testing.B) jetstream.JetStream {
+	b.Helper()
+	srv, err := pipeline.StartServer(b.Context(), pipeline.ServerConfig{DataDir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(srv.Shutdown)
+	nc, err := srv.Connect()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return js
 }
