@@ -124,6 +124,7 @@ type stageSet struct {
 	stages   []*pipeline.Stage
 	order    []pipeline.ConsumerRef // upstream first, for WaitIdle
 	tagStage *pipeline.TagStage
+	dedup    *dedup.Dedup
 	closers  []io.Closer
 }
 
@@ -158,6 +159,7 @@ func buildStages(ctx context.Context, b *broker, subj pipeline.Subjects, sc pipe
 	if err != nil {
 		return nil, err
 	}
+	set.dedup = dd
 	dedupCfg := pipeline.StageConfig{
 		Name: "dedup", Stream: subj.StreamParsed(), Subjects: []string{subj.AllParsed()},
 		DeadLetter: subj.DeadLetter("dedup"),

@@ -34,6 +34,8 @@ type Dedup struct {
 	bucket string
 	prefix string // KV subject prefix, "$KV.<bucket>."
 
+	metrics *metrics
+
 	mu      sync.Mutex
 	eng     *Engine
 	cons    jetstream.Consumer // ordered consumer over the bucket's stream
@@ -52,7 +54,7 @@ func New(ctx context.Context, js jetstream.JetStream, subj pipeline.Subjects, cf
 	cfg = cfg.withDefaults()
 	d := &Dedup{
 		js: js, subj: subj, cfg: cfg, log: log.With("stage", "dedup"),
-		bucket: subj.Bucket("dedup"), eng: NewEngine(cfg),
+		bucket: subj.Bucket("dedup"), eng: NewEngine(cfg), metrics: newMetrics(),
 	}
 	d.prefix = "$KV." + d.bucket + "."
 	// Retried: processes starting together on a cluster race to create it.
@@ -107,10 +109,12 @@ func (d *Dedup) Handle(ctx context.Context, it *pipeline.Item) ([]pipeline.Outpu
 		dec := d.eng.Decide(it, &f)
 		if dec.Drop {
 			log.Debug("same version again, dropped")
+			d.metrics.observe(&dec)
 			return nil, nil
 		}
 		if dec.Replay {
 			log.Debug("redelivered, same outputs again")
+			d.metrics.observe(&dec)
 			return d.outputs(it, &dec)
 		}
 		rec := newRecord(it, &f, &dec, d.cfg.Now())
@@ -123,6 +127,7 @@ func (d *Dedup) Handle(ctx context.Context, it *pipeline.Item) ([]pipeline.Outpu
 		if err == nil {
 			d.eng.Apply(rec)
 			d.applied = ack.Sequence
+			d.metrics.observe(&dec)
 			log.Debug("decided", "story", dec.StoryID, "event", dec.Event, "duplicate_of", dec.DuplicateOf,
 				"dup_kind", dec.DupKind, "update", dec.Update, "score", dec.Score)
 			return d.outputs(it, &dec)
@@ -131,6 +136,7 @@ func (d *Dedup) Handle(ctx context.Context, it *pipeline.Item) ([]pipeline.Outpu
 		if !conflict {
 			return nil, fmt.Errorf("dedup: record decision of %s: %w", it.ID, err)
 		}
+		d.metrics.races.Inc()
 		if attempt >= maxAttempts {
 			return nil, fmt.Errorf("dedup: record decision of %s: lost %d races in a row: %w", it.ID, attempt, err)
 		}

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/wirewatch/wirewatch/pipeline"
 )
@@ -436,4 +438,75 @@ func TestExpiredState(t *testing.T) {
 	if _, err := d1.Handle(t.Context(), &items[0].it); err != nil {
 		t.Fatalf("first worker after the second wrote: %v", err)
 	}
+}
+
+// TestMetrics: each kind of decision and story event is counted once, and
+// the gauges report what the engine holds.
+func TestMetrics(t *testing.T) {
+	env := startNATS(t, t.TempDir())
+	now := time.Date(2026, 8, 15, 13, 0, 0, 0, time.UTC)
+	d := newDedup(t, env, env.js, Config{Now: func() time.Time { return now }})
+	items := makeCorpus(1, 3, 4)
+	exact := items[0].it
+	exact.ID, exact.Feed = testID("other", "0"), "other"
+	edited := items[0].it
+	edited.Title = "An edited headline"
+	handle := func(it *pipeline.Item) {
+		t.Helper()
+		if _, err := d.Handle(t.Context(), it); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, it := range []*pipeline.Item{&items[0].it, &items[0].it, &items[1].it, &items[2].it, &exact, &edited} {
+		handle(it)
+	}
+	now = now.Add(48 * time.Hour) // past the redelivery window: the same version again is a re-poll
+	handle(&edited)
+
+	m := d.metrics
+	for kind, want := range map[string]float64{
+		decisionFirst: 1, decisionRedelivery: 1, decisionSyndicated: 2, decisionExact: 1,
+		decisionUpdate: 1, decisionRepoll: 1,
+	} {
+		if got := metricValue(t, m.decisions.WithLabelValues(kind)); got != want {
+			t.Errorf("decisions{%s} = %v, want %v", kind, got, want)
+		}
+	}
+	for ev, want := range map[string]float64{EventCreated: 1, EventGrew: 3, EventMerged: 0} {
+		if got := metricValue(t, m.events.WithLabelValues(ev)); got != want {
+			t.Errorf("story_events{%s} = %v, want %v", ev, got, want)
+		}
+	}
+	cs := d.Collectors()
+	if got := metricValue(t, cs[len(cs)-2]); got != 4 {
+		t.Errorf("items_held = %v, want 4", got)
+	}
+	if got := metricValue(t, cs[len(cs)-1]); got != 1 {
+		t.Errorf("stories_held = %v, want 1", got)
+	}
+	reg := prometheus.NewPedanticRegistry()
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			t.Errorf("register: %v", err)
+		}
+	}
+}
+
+// metricValue reads the value of a collector holding one counter or gauge.
+func metricValue(t *testing.T, c prometheus.Collector) float64 {
+	t.Helper()
+	ch := make(chan prometheus.Metric, 1)
+	c.Collect(ch)
+	var m dto.Metric
+	if err := (<-ch).Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	switch {
+	case m.Counter != nil:
+		return m.Counter.GetValue()
+	case m.Gauge != nil:
+		return m.Gauge.GetValue()
+	}
+	t.Fatalf("not a counter or gauge: %v", &m)
+	return 0
 }
