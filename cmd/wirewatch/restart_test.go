@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -167,9 +168,15 @@ func TestDaemonRestart(t *testing.T) {
 
 	fs.set("alpha", rss(a1, a2, a3))
 	fs.set("beta", rss(b0, b1))
+	// The second run also serves the ops endpoint, checked once b1 (an
+	// exact copy of a1) went through.
+	cfg.HTTP.Listen = freeAddr(t)
 	var items []pipeline.Item
 	runDaemonFor(func() {
 		items = waitLines(t, out, 5)
+		checkOps(t, "http://"+cfg.HTTP.Listen, `wirewatch_dedup_decisions_total{decision="exact"} 1`,
+			`wirewatch_dedup_story_events_total{event="grew"} 1`, `wirewatch_poller_fetches_total{outcome="changed"}`,
+			`wirewatch_stage_messages_total{outcome="ok",stage="dedup"}`)
 		// Let several more poll cycles pass: nothing more may appear.
 		fs.mu.Lock()
 		before := fs.hits["alpha"]
@@ -213,6 +220,43 @@ func TestDaemonRestart(t *testing.T) {
 	for _, g := range []string{"a1", "a2", "a3", "b0"} {
 		if byGUID[g].DuplicateOf != "" {
 			t.Errorf("%s marked as a copy of %s", g, byGUID[g].DuplicateOf)
+		}
+	}
+}
+
+// freeAddr returns a loopback address with a port free at the time.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// checkOps checks that /healthz and /readyz answer 200 and that /metrics
+// holds every one of wants (lines or line prefixes).
+func checkOps(t *testing.T, base string, wants ...string) {
+	t.Helper()
+	get := func(path string) (int, string) {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if code, body := get(path); code != http.StatusOK {
+			t.Errorf("GET %s = %d %q, want 200", path, code, body)
+		}
+	}
+	_, metrics := get("/metrics")
+	for _, w := range wants {
+		if !strings.Contains(metrics, "\n"+w) {
+			t.Errorf("/metrics lacks %q", w)
 		}
 	}
 }
