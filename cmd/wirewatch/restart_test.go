@@ -176,7 +176,7 @@ func TestDaemonRestart(t *testing.T) {
 		items = waitLines(t, out, 5)
 		checkOps(t, "http://"+cfg.HTTP.Listen, `wirewatch_dedup_decisions_total{decision="exact"} 1`,
 			`wirewatch_dedup_story_events_total{event="grew"} 1`, `wirewatch_poller_fetches_total{outcome="changed"}`,
-			`wirewatch_stage_messages_total{outcome="ok",stage="dedup"}`)
+			`wirewatch_stage_messages_total{outcome="ok",stage="dedup"}`, `wirewatch_tag_rules_last_reload_successful 1`)
 		// Let several more poll cycles pass: nothing more may appear.
 		fs.mu.Lock()
 		before := fs.hits["alpha"]

@@ -103,6 +103,7 @@ func daemon(ctx context.Context, cfg Config, log *slog.Logger) error {
 	defer set.Close()
 	tagStage = set.tagStage
 	reg.MustRegister(set.dedup.Collectors()...)
+	reg.MustRegister(rules.Collectors()...)
 
 	pcfg := cfg.pollerConfig(buildVersion())
 	store, err := poller.OpenStoreReplicas(ctx, b.js, subj, pcfg.LeaseTTL, cfg.NATS.Replicas)

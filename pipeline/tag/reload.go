@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Reloader keeps a Tagger built from rule files current: Reload rebuilds it
@@ -25,6 +27,11 @@ type Reloader struct {
 	mu     sync.Mutex // serialises reloads
 	stamps []stamp
 	cur    atomic.Pointer[Tagger]
+
+	// Metrics, the way Prometheus reports its own config reloads.
+	reloads     *prometheus.CounterVec
+	lastOK      prometheus.Gauge
+	lastSuccess prometheus.Gauge
 }
 
 type stamp struct {
@@ -39,14 +46,37 @@ type stamp struct {
 // nil, is called with every new Tagger after a successful reload (not for
 // the first one: take that from Tagger). It fails when the first load does.
 func NewReloader(paths []string, gazetteer bool, onChange func(*Tagger), log *slog.Logger) (*Reloader, error) {
-	r := &Reloader{paths: slices.Clone(paths), gazetteer: gazetteer, onChange: onChange, log: log}
+	r := &Reloader{
+		paths: slices.Clone(paths), gazetteer: gazetteer, onChange: onChange, log: log,
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wirewatch_tag_rules_reloads_total",
+			Help: "Rule reloads after the first load (SIGHUP or a file change), by outcome (ok, error).",
+		}, []string{"outcome"}),
+		lastOK: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "wirewatch_tag_rules_last_reload_successful",
+			Help: "1 when the last load of the rule files succeeded, 0 when the running rules are older than the files.",
+		}),
+		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "wirewatch_tag_rules_last_reload_success_timestamp_seconds",
+			Help: "When the running rules were loaded (unix seconds).",
+		}),
+	}
 	t, st, err := r.load()
 	if err != nil {
 		return nil, err
 	}
 	r.cur.Store(t)
 	r.stamps = st
+	r.lastOK.Set(1)
+	r.lastSuccess.SetToCurrentTime()
 	return r, nil
+}
+
+// Collectors returns the Reloader's Prometheus collectors for the caller
+// to register: reloads by outcome, whether the last one succeeded, and
+// when the running rules were loaded.
+func (r *Reloader) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{r.reloads, r.lastOK, r.lastSuccess}
 }
 
 // Tagger returns the current Tagger.
@@ -76,9 +106,14 @@ func (r *Reloader) reload(why string) error {
 	start := time.Now()
 	t, st, err := r.load()
 	if err != nil {
+		r.reloads.WithLabelValues("error").Inc()
+		r.lastOK.Set(0)
 		r.log.Error("rules reload failed, keeping the old rules", "err", err, "trigger", why)
 		return fmt.Errorf("reload rules: %w", err)
 	}
+	r.reloads.WithLabelValues("ok").Inc()
+	r.lastOK.Set(1)
+	r.lastSuccess.SetToCurrentTime()
 	r.stamps = st
 	r.cur.Store(t)
 	r.log.Info("rules reloaded", "trigger", why, "entities", len(t.rules.Entities), "topics", len(t.rules.Topics),

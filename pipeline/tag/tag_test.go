@@ -12,6 +12,9 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/wirewatch/wirewatch/pipeline"
 )
 
@@ -267,12 +270,18 @@ func TestReloader(t *testing.T) {
 		if r.Tagger() != first || len(got) != 0 {
 			t.Fatalf("after a bad file: tagger changed (%d reloads), want the old one kept", len(got))
 		}
+		if e, ok := gaugeOrCounter(t, r.reloads.WithLabelValues("error")), gaugeOrCounter(t, r.lastOK); e != 1 || ok != 0 {
+			t.Errorf("after a bad file: reloads{error} = %v, last_reload_successful = %v; want 1 and 0", e, ok)
+		}
 		// A good change is picked up.
 		write("entities:\n  - {id: b, kind: org, aliases: [Beta]}\n", time.Unix(3000, 0))
 		time.Sleep(time.Second)
 		synctest.Wait()
 		if len(got) != 1 || r.Tagger() != got[0] || r.Tagger().Rules().Entity("b") == nil {
 			t.Fatalf("after a good change: %d reloads, want 1 with entity b", len(got))
+		}
+		if n, ok := gaugeOrCounter(t, r.reloads.WithLabelValues("ok")), gaugeOrCounter(t, r.lastOK); n != 1 || ok != 1 {
+			t.Errorf("after a good change: reloads{ok} = %v, last_reload_successful = %v; want 1 and 1", n, ok)
 		}
 		// On demand.
 		if err := r.Reload(); err != nil || len(got) != 2 {
@@ -309,4 +318,17 @@ func TestConcurrentTag(t *testing.T) {
 			t.Fatal("concurrent Tag output differs from sequential")
 		}
 	}
+}
+
+// gaugeOrCounter reads the value of one counter or gauge.
+func gaugeOrCounter(t *testing.T, m prometheus.Metric) float64 {
+	t.Helper()
+	var d dto.Metric
+	if err := m.Write(&d); err != nil {
+		t.Fatal(err)
+	}
+	if d.Counter != nil {
+		return d.Counter.GetValue()
+	}
+	return d.Gauge.GetValue()
 }
