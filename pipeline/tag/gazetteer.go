@@ -16,8 +16,11 @@ import (
 //go:embed gazetteer.tsv
 var gazetteerData string
 
+// gazetteerName is the source name of the built-in gazetteer's entities.
+const gazetteerName = "gazetteer.tsv"
+
 var gazetteer = sync.OnceValues(func() (*Rules, error) {
-	return ParseGazetteer("gazetteer.tsv", gazetteerData)
+	return ParseGazetteer(gazetteerName, gazetteerData)
 })
 
 // Gazetteer returns the built-in world gazetteer: countries (and a few

@@ -221,6 +221,16 @@ func TestGazetteer(t *testing.T) {
 		{"TOKYO, March 3 - Japanese exporters", "japan tokyo"},
 		{"STAMFORD, Conn., Feb 26 - said", "connecticut usa"},
 		{"roast turkey and china plates", ""},
+		// A city's name ending a longer capitalised name is not the city.
+		{"Analysts at Morgan Stanley said", ""},
+		{"Morgan Stanley said", ""},
+		{"a novel by Jack London.", ""},
+		{"underwritten by First Boston Corp", ""},
+		{"In London, shares fell", "london uk"},
+		{"across Greater London", "london uk"},
+		{"in Port Stanley", "falkland-islands stanley"},
+		{"BANK OF MONTREAL CUTS PRIME RATE", "canada montreal"},
+		{"Shares Fall In Tokyo", "japan tokyo"},
 	}
 	for _, tt := range tests {
 		it := &pipeline.Item{Text: tt.text}

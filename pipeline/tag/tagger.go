@@ -3,7 +3,10 @@ package tag
 import (
 	"cmp"
 	"slices"
+	"strings"
 	"sync"
+	"unicode"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/wirewatch/wirewatch/pipeline"
@@ -46,6 +49,7 @@ type Tagger struct {
 	m      *matcher
 	ents   []*Entity
 	parent []int32 // entity index -> enclosing entity index, or -1
+	city   []bool  // entity index -> a gazetteer city (a place inside another)
 	terms  []string
 	topics []ctopic
 	pool   sync.Pool
@@ -90,11 +94,13 @@ func NewWith(r *Rules, opts Options) *Tagger {
 	}
 	t.ents = r.Entities
 	t.parent = make([]int32, len(r.Entities))
+	t.city = make([]bool, len(r.Entities))
 	for i, e := range r.Entities {
 		t.parent[i] = -1
 		if p, ok := idx[e.In]; ok && e.In != e.ID {
 			t.parent[i] = p
 		}
+		t.city[i] = e.In != "" && e.Kind == KindPlace && strings.HasPrefix(e.Source, gazetteerName+":")
 	}
 	termIdx := map[string]int32{}
 	var compile func(c *Cond, field int8) *ccond
@@ -296,6 +302,9 @@ func (t *Tagger) resolve(s *scratch, all bool) {
 	for _, h := range s.hits {
 		p := &t.m.pats[h.pat]
 		if p.term >= 0 || (!all && p.with != nil) {
+			continue
+		}
+		if t.city[p.entity] && endsName(&s.fields[h.field], h.start) {
 			continue
 		}
 		s.kept = append(s.kept, h)
@@ -764,4 +773,49 @@ func (t *Tagger) EntityIDs(it *pipeline.Item) []string {
 		ids = append(ids, e.Kind+":"+e.ID)
 	}
 	return ids
+}
+
+// endsName reports whether the words from token i on end a longer
+// capitalised name: the word before, on the same line with only spaces
+// between, is capitalised (not in capitals), and is neither a place word
+// such as "Greater" or "Port" nor a function word that titles and
+// sentences capitalise ("In London", "Bank Of Tokyo"). A gazetteer city
+// found so ("Morgan Stanley", "Jack London") is a person's or firm's name,
+// not the place; a sentence starting with another word before a city
+// ("Visiting London") loses the city, a price paid knowingly.
+func endsName(ts *tokens, i int32) bool {
+	if i == 0 {
+		return false
+	}
+	prev, cur := ts.toks[i-1], ts.toks[i]
+	if strings.Trim(ts.src[prev.end:cur.start], " ") != "" {
+		return false
+	}
+	// Capitalised, not all capitals: in a line of capitals ("BANK OF
+	// MONTREAL", "FARMINGTON Conn.") every word looks like a name.
+	w := ts.src[prev.start:prev.end]
+	if r, _ := utf8.DecodeRuneInString(w); !unicode.IsUpper(r) || !strings.ContainsFunc(w, unicode.IsLower) {
+		return false
+	}
+	key := ts.keyOf(int(i - 1))
+	return !placeWords[key] && !functionWords[key]
+}
+
+// placeWords may precede a city's name as part of the place's own name.
+var placeWords = wordSet(`greater central downtown north south east west northern southern eastern western
+	upper lower inner outer metropolitan metro old new port mount lake cape fort saint st san santa city
+	suburban rural coastal`)
+
+// functionWords come before places and are capitalised in titles and at
+// the start of sentences ("In London", "From Paris", "Bank Of Tokyo").
+var functionWords = wordSet(`in at from to for near outside inside across throughout around beyond like
+	unlike as since via of on by with and or but after before while when where if although though because
+	the a an into onto over under between among against toward towards during until`)
+
+func wordSet(s string) map[string]bool {
+	m := map[string]bool{}
+	for _, w := range strings.Fields(s) {
+		m[w] = true
+	}
+	return m
 }
