@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/wirewatch/wirewatch/pipeline"
+	"github.com/wirewatch/wirewatch/pipeline/dedup"
 )
 
 const subscribeSynopsis = `subscribe [flags] PATTERN...
@@ -25,7 +27,12 @@ listener, or the cluster given by --nats-url). A PATTERN is a tag name
 (alaska-summit), an entity as kind.id (person.zelensky), or a NATS subject
 pattern below the prefix (items.tag.>, items.entity.place.*). Wildcards *
 and > work in every form. Each item is printed once per subscription even
-when several patterns match it.`
+when several patterns match it.
+
+To follow stories instead, give story patterns: stories.> (every story's
+events) or stories.<story_id> (one story, e.g. from an item's story_id).
+Each event says whether the story was created, grew (with the new report,
+and the copy it is) or merged with others.`
 
 func runSubscribe(ctx context.Context, args []string, s stdio) error {
 	fs := newFlagSet("subscribe", subscribeSynopsis, s)
@@ -48,8 +55,20 @@ func runSubscribe(ctx context.Context, args []string, s stdio) error {
 		return err
 	}
 	filters := make([]string, 0, fs.NArg())
+	stories := 0
 	for _, p := range fs.Args() {
-		filters = append(filters, subscribeSubject(subj, p))
+		f := subscribeSubject(subj, p)
+		if strings.HasPrefix(f, subj.Prefix()+"stories.") {
+			stories++
+		}
+		filters = append(filters, f)
+	}
+	if stories > 0 && stories < len(filters) {
+		return errors.New("subscribe: give item patterns or story patterns (stories.…), not both")
+	}
+	stream := subj.StreamTags()
+	if stories > 0 {
+		stream = subj.StreamStories()
 	}
 	opts := []nats.Option{nats.Name("wirewatch subscribe")}
 	if *creds != "" {
@@ -74,11 +93,14 @@ func runSubscribe(ctx context.Context, args []string, s stdio) error {
 		t := time.Now().Add(-*since)
 		occ.DeliverPolicy, occ.OptStartTime = jetstream.DeliverByStartTimePolicy, &t
 	}
-	cons, err := js.OrderedConsumer(ctx, subj.StreamTags(), occ)
+	cons, err := js.OrderedConsumer(ctx, stream, occ)
 	if err != nil {
-		return fmt.Errorf("subscribe: stream %s: %w", subj.StreamTags(), err)
+		return fmt.Errorf("subscribe: stream %s: %w", stream, err)
 	}
 	fmt.Fprintf(s.err, "subscribed to %s\n", strings.Join(filters, ", "))
+	if stories > 0 {
+		return printStoryEvents(ctx, cons, s.out, *asJSON, *limit)
+	}
 	return printItems(ctx, cons, s.out, *asJSON, *limit)
 }
 
@@ -87,7 +109,7 @@ func subscribeSubject(subj pipeline.Subjects, p string) string {
 	switch {
 	case strings.HasPrefix(p, subj.Prefix()):
 		return p
-	case strings.HasPrefix(p, "items."):
+	case strings.HasPrefix(p, "items."), strings.HasPrefix(p, "stories."):
 		return subj.Prefix() + p
 	case strings.Contains(p, "."): // kind.id
 		return subj.Prefix() + "items.entity." + p
@@ -98,9 +120,47 @@ func subscribeSubject(subj pipeline.Subjects, p string) string {
 	}
 }
 
-// printItems prints each item once (an item reaches several tag subjects)
-// until ctx ends or limit items were printed.
-func printItems(ctx context.Context, cons jetstream.Consumer, w io.Writer, asJSON bool, limit int) error {
+// printStoryEvents prints story events until ctx ends or limit events
+// were printed. A merge is sent on the subject of every story it joins:
+// it is printed once.
+func printStoryEvents(ctx context.Context, cons jetstream.Consumer, w io.Writer, asJSON bool, limit int) error {
+	first := map[string]string{} // story -> first outlet last printed
+	return consume(ctx, cons, limit, func(data []byte) bool {
+		var ev dedup.StoryEvent
+		if json.Unmarshal(data, &ev) != nil || ev.StoryID == "" {
+			return false
+		}
+		if asJSON {
+			fmt.Fprintf(w, "%s\n", bytes.TrimSpace(data))
+			return true
+		}
+		what := "report"
+		if ev.DupKind != "" {
+			what = ev.DupKind + " copy"
+		}
+		fmt.Fprintf(w, "%s  %-7s %s  size %d  %s %s: %s\n", ev.Time.UTC().Format(time.RFC3339), ev.Event, ev.StoryID,
+			ev.Size, ev.Feed, what, ev.Title)
+		if len(ev.Merged) > 0 {
+			fmt.Fprintf(w, "    merged: %s\n", strings.Join(ev.Merged, ", "))
+		}
+		if ev.FirstFeed != "" && ev.FirstFeed != first[ev.StoryID] {
+			first[ev.StoryID] = ev.FirstFeed
+			if ev.FirstFeed != ev.Feed {
+				fmt.Fprintf(w, "    first reported by %s\n", ev.FirstFeed)
+			}
+		}
+		return true
+	}, func(data []byte) string {
+		var ev dedup.StoryEvent
+		_ = json.Unmarshal(data, &ev)
+		return ev.Event + "\x00" + ev.ItemID + "\x00" + strings.Join(ev.Merged, ",")
+	})
+}
+
+// consume calls print for each message not seen before (by key) until
+// ctx ends or limit messages were printed; print reports whether it
+// printed anything.
+func consume(ctx context.Context, cons jetstream.Consumer, limit int, print func([]byte) bool, key func([]byte) string) error {
 	seen := map[string]bool{}
 	printed := 0
 	it, err := cons.Messages()
@@ -116,32 +176,46 @@ func printItems(ctx context.Context, cons jetstream.Consumer, w io.Writer, asJSO
 			}
 			return fmt.Errorf("subscribe: %w", err)
 		}
-		item, err := pipeline.Unmarshal(msg.Data())
-		if err != nil {
+		k := key(msg.Data())
+		if seen[k] || !print(msg.Data()) {
 			continue
 		}
-		if v := item.Version(); seen[v] {
-			continue
-		} else {
-			seen[v] = true
-		}
-		if asJSON {
-			b, _ := json.Marshal(item)
-			fmt.Fprintf(w, "%s\n", b)
-		} else {
-			tags := make([]string, 0, len(item.Tags))
-			for _, t := range item.Tags {
-				tags = append(tags, t.Tag)
-			}
-			fmt.Fprintf(w, "%s  %-14s %s\n    %s\n    tags: %s  story: %s\n",
-				item.Time().Format(time.RFC3339), item.Feed, item.Title, item.URL, strings.Join(tags, ", "), item.StoryID)
-		}
+		seen[k] = true
 		printed++
 		if limit > 0 && printed >= limit {
 			it.Stop()
 			return nil
 		}
 	}
+}
+
+// printItems prints each item once (an item reaches several tag subjects)
+// until ctx ends or limit items were printed.
+func printItems(ctx context.Context, cons jetstream.Consumer, w io.Writer, asJSON bool, limit int) error {
+	return consume(ctx, cons, limit, func(data []byte) bool {
+		item, err := pipeline.Unmarshal(data)
+		if err != nil {
+			return false
+		}
+		if asJSON {
+			b, _ := json.Marshal(item)
+			fmt.Fprintf(w, "%s\n", b)
+			return true
+		}
+		tags := make([]string, 0, len(item.Tags))
+		for _, t := range item.Tags {
+			tags = append(tags, t.Tag)
+		}
+		fmt.Fprintf(w, "%s  %-14s %s\n    %s\n    tags: %s  story: %s\n",
+			item.Time().Format(time.RFC3339), item.Feed, item.Title, item.URL, strings.Join(tags, ", "), item.StoryID)
+		return true
+	}, func(data []byte) string {
+		item, err := pipeline.Unmarshal(data)
+		if err != nil {
+			return ""
+		}
+		return item.Version()
+	})
 }
 
 func firstNonEmpty(vs ...string) string {

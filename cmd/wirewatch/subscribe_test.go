@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wirewatch/wirewatch/pipeline"
+	"github.com/wirewatch/wirewatch/pipeline/dedup"
 )
 
 func TestSubscribeSubject(t *testing.T) {
@@ -22,6 +23,8 @@ func TestSubscribeSubject(t *testing.T) {
 		"items.tag.>":              "wirewatch.items.tag.>",
 		"wirewatch.items.entity.>": "wirewatch.items.entity.>",
 		">":                        "wirewatch.items.tag.>",
+		"stories.>":                "wirewatch.stories.>",
+		"stories.s1f0c":            "wirewatch.stories.s1f0c",
 	}
 	for in, want := range tests {
 		if got := subscribeSubject(subj, in); got != want {
@@ -91,6 +94,80 @@ func TestSubscribe(t *testing.T) {
 			}
 		})
 	}
+
+	// Story events: every story is created once, grows one report at a
+	// time, and the Alaska story ends with its eight reports (five seeds,
+	// three syndicated copies; an update sends no event).
+	t.Run("stories", func(t *testing.T) {
+		var events []dedup.StoryEvent
+		created, biggest := map[string]bool{}, dedup.StoryEvent{}
+		for _, l := range subscribeOutput(t, "--nats-url", srv.ClientURL(), "--all", "--json", "stories.>") {
+			var ev dedup.StoryEvent
+			if err := json.Unmarshal([]byte(l), &ev); err != nil {
+				t.Fatalf("bad line %q: %v", l, err)
+			}
+			events = append(events, ev)
+			switch ev.Event {
+			case dedup.EventCreated:
+				if created[ev.StoryID] || ev.Size != 1 {
+					t.Errorf("story %s created twice or with size %d", ev.StoryID, ev.Size)
+				}
+				created[ev.StoryID] = true
+			case dedup.EventGrew:
+				if !created[ev.StoryID] {
+					t.Errorf("story %s grew before it was created", ev.StoryID)
+				}
+			}
+			if ev.Size > biggest.Size {
+				biggest = ev
+			}
+		}
+		if len(created) < 10 || biggest.Size != 8 {
+			t.Fatalf("%d stories created, biggest of size %d; want the bundled stories and the Alaska story of 8", len(created), biggest.Size)
+		}
+		// One story: only its events, the same as above.
+		var want int
+		for _, ev := range events {
+			if ev.StoryID == biggest.StoryID {
+				want++
+			}
+		}
+		lines := subscribeOutput(t, "--nats-url", srv.ClientURL(), "--all", "stories."+biggest.StoryID)
+		var got int
+		for _, l := range lines {
+			if strings.Contains(l, " "+biggest.StoryID+" ") {
+				got++
+			}
+		}
+		if got != want || want != 8 {
+			t.Errorf("following story %s printed %d events (%d lines), want %d (8)", biggest.StoryID, got, len(lines), want)
+		}
+	})
+	// Item and story patterns do not mix.
+	var mixed bytes.Buffer
+	if err := run(t.Context(), []string{"subscribe", "--nats-url", srv.ClientURL(), "ceasefire", "stories.>"}, stdio{out: &mixed, err: &mixed, getenv: env(nil)}); err == nil {
+		t.Error("subscribe with item and story patterns succeeded, want an error")
+	}
+}
+
+// subscribeOutput runs 'wirewatch subscribe ARGS' for 3 s and returns its
+// output lines.
+func subscribeOutput(t *testing.T, args ...string) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	go func() { time.Sleep(3 * time.Second); cancel() }()
+	var out, errb bytes.Buffer
+	if err := run(ctx, append([]string{"subscribe"}, args...), stdio{out: &out, err: &errb, getenv: env(nil)}); err != nil {
+		t.Fatalf("subscribe %v: %v\n%s", args, err, errb.String())
+	}
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		if l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return lines
 }
 
 func hasTag(it pipeline.Item, tag string) bool {
