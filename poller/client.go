@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/textproto"
 	"net/url"
 	"strconv"
 	"strings"
@@ -222,6 +223,9 @@ type trace struct {
 	// permanent (301/308) from the start; empty when the first was not.
 	permanent string
 	broken    bool // a temporary redirect interrupted the permanent chain
+	// custom names the feed's own headers, dropped on a redirect to
+	// another host.
+	custom []string
 }
 
 type traceKey struct{}
@@ -239,7 +243,14 @@ func (c *client) checkRedirect(req *http.Request, via []*http.Request) error {
 			return fmt.Errorf("redirect to %s: %w", req.URL.Redacted(), ErrRedirectLoop)
 		}
 	}
-	if tr, ok := req.Context().Value(traceKey{}).(*trace); ok && !tr.broken && req.Response != nil {
+	tr, _ := req.Context().Value(traceKey{}).(*trace)
+	if tr != nil && len(tr.custom) > 0 && !strings.EqualFold(req.URL.Hostname(), via[0].URL.Hostname()) {
+		// A feed's credentials are for its own host only.
+		for _, k := range tr.custom {
+			req.Header.Del(k)
+		}
+	}
+	if tr != nil && !tr.broken && req.Response != nil {
 		switch req.Response.StatusCode {
 		case http.StatusMovedPermanently, http.StatusPermanentRedirect:
 			tr.permanent = target
@@ -254,8 +265,9 @@ func (c *client) checkRedirect(req *http.Request, via []*http.Request) error {
 type fetchRequest struct {
 	URL          string
 	Accept       string
-	ETag         string // sent as If-None-Match
-	LastModified string // sent as If-Modified-Since
+	ETag         string            // sent as If-None-Match
+	LastModified string            // sent as If-Modified-Since
+	Header       map[string]string // the feed's own headers (Feed.Headers)
 }
 
 // fetchResponse is what a GET yielded.
@@ -287,6 +299,12 @@ func (c *client) get(ctx context.Context, fr fetchRequest) (*fetchResponse, erro
 	}
 	if fr.LastModified != "" {
 		req.Header.Set("If-Modified-Since", fr.LastModified)
+	}
+	for k, v := range fr.Header {
+		if !managedHeaders[textproto.CanonicalMIMEHeaderKey(k)] {
+			req.Header.Set(k, v)
+			tr.custom = append(tr.custom, k)
+		}
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {

@@ -3,9 +3,12 @@ package poller
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
+	"net/textproto"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -31,6 +34,51 @@ type Feed struct {
 	FullTextTeasers bool `yaml:"full_text_teasers,omitempty" json:"full_text_teasers,omitempty"`
 	// Title is a human label (from OPML); optional.
 	Title string `yaml:"title,omitempty" json:"title,omitempty"`
+	// Headers are extra request headers for this feed, such as
+	// Authorization or Cookie for a wire service's subscriber feed. They go
+	// with the feed's requests and with its article pages on the same host,
+	// and are dropped on a redirect to another host. Headers the poller
+	// manages (Accept-Encoding, conditional GET, Host) cannot be set.
+	// Values are secrets: they never reach feed state, OPML or JSON.
+	Headers map[string]string `yaml:"headers,omitempty" json:"-"`
+}
+
+// managedHeaders are set by the poller itself and cannot be configured.
+var managedHeaders = map[string]bool{
+	"Accept-Encoding": true, "If-None-Match": true, "If-Modified-Since": true, "Host": true,
+	"Content-Length": true, "Connection": true, "Transfer-Encoding": true, "Te": true, "Upgrade": true,
+}
+
+// CheckHeaders reports every header of a feed's Headers that cannot be
+// sent: a name that is not an HTTP token, a header the poller manages, a
+// value with a line break or a NUL.
+func CheckHeaders(h map[string]string) error {
+	var errs []error
+	for _, k := range slices.Sorted(maps.Keys(h)) {
+		switch {
+		case !isToken(k):
+			errs = append(errs, fmt.Errorf("header %q: not a valid header name", k))
+		case managedHeaders[textproto.CanonicalMIMEHeaderKey(k)]:
+			errs = append(errs, fmt.Errorf("header %q: set by wirewatch itself", k))
+		case strings.ContainsAny(h[k], "\r\n\x00"):
+			errs = append(errs, fmt.Errorf("header %q: value contains a line break or NUL", k))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// isToken reports whether s is an HTTP token (RFC 9110), as header names are.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // Config tunes the poller. The zero value of any field means its default
@@ -279,6 +327,9 @@ func ValidateFeeds(feeds []Feed) error {
 		}
 		if f.Interval < 0 {
 			errs = append(errs, fmt.Errorf("feeds[%d] %q: interval %s is negative", i, f.Name, f.Interval))
+		}
+		if err := CheckHeaders(f.Headers); err != nil {
+			errs = append(errs, fmt.Errorf("feeds[%d] %q: %w", i, f.Name, err))
 		}
 	}
 	return errors.Join(errs...)

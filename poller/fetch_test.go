@@ -6,18 +6,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 func TestConditionalGet(t *testing.T) {
@@ -586,5 +589,98 @@ func TestHeaderTimeout(t *testing.T) {
 	}
 	if time.Since(start) > 5*time.Second {
 		t.Errorf("header timeout took %s; the total timeout (10s) must not be what stopped it", time.Since(start))
+	}
+}
+
+// TestFeedHeaders: a feed's own headers (credentials for a subscriber
+// feed) reach its host, on redirects within that host too, and its
+// article pages on that host, but never another host; conditional GET
+// still works with them.
+func TestFeedHeaders(t *testing.T) {
+	type seen struct{ host, path, auth, key, inm string }
+	var mu sync.Mutex
+	var log []seen
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		log = append(log, seen{strings.Split(r.Host, ":")[0], r.URL.Path, r.Header.Get("Authorization"), r.Header.Get("X-Api-Key"), r.Header.Get("If-None-Match")})
+		mu.Unlock()
+		switch r.URL.Path {
+		case "/here":
+			http.Redirect(w, r, "/feed", http.StatusFound)
+		case "/away":
+			http.Redirect(w, r, "http://other.test:"+strings.Split(r.Host, ":")[1]+"/feed", http.StatusFound)
+		case "/article-here", "/article-away":
+			io.WriteString(w, `<html><body><article><p>`+strings.Repeat("The full article text of the page. ", 20)+`</p></article></body></html>`)
+		default:
+			w.Header().Set("ETag", `"v1"`)
+			if r.Header.Get("If-None-Match") == `"v1"` {
+				w.WriteHeader(http.StatusNotModified)
+				return
+			}
+			port := strings.Split(r.Host, ":")[1]
+			io.WriteString(w, `<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>`+
+				`<item><guid>a</guid><title>A</title><link>http://wire.test:`+port+`/article-here</link><description>Short …</description></item>`+
+				`<item><guid>b</guid><title>B</title><link>http://other.test:`+port+`/article-away</link><description>Short …</description></item>`+
+				`</channel></rss>`)
+		}
+	}))
+	defer web.Close()
+	cfg, at := namedConfig(t, web)
+	hdr := map[string]string{"Authorization": "Bearer s3cret", "X-Api-Key": "k1"}
+	feeds := []Feed{
+		{Name: "direct", URL: at("wire.test", "/feed"), Headers: hdr, FullText: true},
+		{Name: "here", URL: at("wire.test", "/here"), Headers: hdr},
+		{Name: "away", URL: at("wire.test", "/away"), Headers: hdr},
+	}
+	p := mustNew(t, cfg, feeds, newRecorder(), nil)
+	for _, name := range []string{"direct", "direct", "here", "away"} {
+		if _, err := p.Poll(t.Context(), name); err != nil {
+			t.Fatalf("Poll(%s): %v", name, err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var conditional bool
+	for _, s := range log {
+		all, none := s.auth == "Bearer s3cret" && s.key == "k1", s.auth == "" && s.key == ""
+		if s.host == "wire.test" && !all || s.host != "wire.test" && !none {
+			t.Errorf("%s%s: Authorization %q, X-Api-Key %q; want the feed's headers only on wire.test", s.host, s.path, s.auth, s.key)
+		}
+		if s.host == "wire.test" && s.path == "/feed" && s.inm == `"v1"` {
+			conditional = true
+		}
+	}
+	if !conditional {
+		t.Error("the second poll of 'direct' was not a conditional GET")
+	}
+	var paths []string
+	for _, s := range log {
+		paths = append(paths, s.host+s.path)
+	}
+	for _, want := range []string{"wire.test/article-here", "other.test/article-away", "other.test/feed"} {
+		if !slices.Contains(paths, want) {
+			t.Errorf("no request for %s (requests: %v)", want, paths)
+		}
+	}
+}
+
+func TestCheckHeaders(t *testing.T) {
+	for _, tc := range []struct {
+		h    map[string]string
+		want string // "" for valid
+	}{
+		{map[string]string{"Authorization": "Bearer x", "Cookie": "a=b; c=d", "X-Api-Key": "k"}, ""},
+		{map[string]string{"Bad Name": "x"}, "not a valid header name"},
+		{map[string]string{"accept-encoding": "br"}, "set by wirewatch itself"},
+		{map[string]string{"If-None-Match": "*"}, "set by wirewatch itself"},
+		{map[string]string{"X-Evil": "a\r\nHost: b"}, "line break"},
+	} {
+		err := CheckHeaders(tc.h)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("CheckHeaders(%v) = %v, want nil", tc.h, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("CheckHeaders(%v) = %v, want an error with %q", tc.h, err, tc.want)
+		}
 	}
 }

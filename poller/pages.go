@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -91,7 +92,7 @@ func (p *Poller) fullText(ctx context.Context, f Feed, items []pipeline.Item, po
 		fresh := cached && p.now().Sub(pg.fetched) < p.cfg.PageFresh
 		if !fresh && fetched < maxPagesPerPoll && p.now().Before(deadline) {
 			fetched++
-			if npg, err := p.fetchPage(ctx, it.URL, pg); err != nil {
+			if npg, err := p.fetchPage(ctx, it.URL, pg, sameHostHeaders(f, it.URL)); err != nil {
 				log.Debug("article page fetch failed", "url", it.URL, "err", err)
 			} else {
 				pg, cached = npg, true
@@ -108,7 +109,7 @@ func (p *Poller) fullText(ctx context.Context, f Feed, items []pipeline.Item, po
 
 // fetchPage GETs one article page, conditionally when old has validators,
 // and extracts its text. Pages obey the per-host gap like feeds.
-func (p *Poller) fetchPage(ctx context.Context, rawURL string, old page) (page, error) {
+func (p *Poller) fetchPage(ctx context.Context, rawURL string, old page, header map[string]string) (page, error) {
 	u, _ := url.Parse(rawURL)
 	if !p.client.allowedURL(u) {
 		if until := p.hosts.held(u.Hostname()); !until.IsZero() {
@@ -123,7 +124,7 @@ func (p *Poller) fetchPage(ctx context.Context, rawURL string, old page) (page, 
 		}
 		defer release()
 	}
-	fr := fetchRequest{URL: rawURL, Accept: acceptPage}
+	fr := fetchRequest{URL: rawURL, Accept: acceptPage, Header: header}
 	if old.url == rawURL {
 		fr.ETag, fr.LastModified = old.etag, old.lastModified
 	}
@@ -177,4 +178,18 @@ func (p *Poller) stripBoilerplate(feed string, items []pipeline.Item) {
 	for i := range items {
 		items[i].Text = bp.Strip(items[i].Text)
 	}
+}
+
+// sameHostHeaders returns f's headers for a page on f's own host (a
+// subscriber cookie for the site's article pages), nil for any other.
+func sameHostHeaders(f Feed, pageURL string) map[string]string {
+	if len(f.Headers) == 0 {
+		return nil
+	}
+	fu, err1 := url.Parse(f.URL)
+	pu, err2 := url.Parse(pageURL)
+	if err1 != nil || err2 != nil || !strings.EqualFold(fu.Hostname(), pu.Hostname()) {
+		return nil
+	}
+	return f.Headers
 }

@@ -521,7 +521,7 @@ func (p *Poller) fetch(ctx context.Context, f Feed, st *FeedState, now time.Time
 	res := Result{Feed: f.Name, URL: st.URL}
 	st.LastAttempt = now
 	st.Fetches++
-	resp, err := p.client.get(ctx, fetchRequest{URL: st.URL, Accept: acceptFeed, ETag: st.ETag, LastModified: st.LastModified})
+	resp, err := p.client.get(ctx, fetchRequest{URL: st.URL, Accept: acceptFeed, ETag: st.ETag, LastModified: st.LastModified, Header: f.Headers})
 	res.Elapsed = p.now().Sub(now)
 	if resp != nil {
 		res.Status = resp.Status

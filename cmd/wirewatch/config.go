@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -232,7 +235,39 @@ func loadConfig(path string, getenv func(string) string) (Config, error) {
 	if err := cfg.applyEnv(getenv); err != nil {
 		return cfg, err
 	}
+	if err := cfg.expandHeaders(getenv); err != nil {
+		return cfg, fmt.Errorf("config %s: %w", path, err)
+	}
 	return cfg, nil
+}
+
+// envRef is a ${NAME} reference in a feed header value.
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// expandHeaders replaces ${NAME} in feed header values with the
+// environment variable NAME, so credentials stay out of the file. A
+// variable that is not set is an error naming the feed and header.
+func (c *Config) expandHeaders(getenv func(string) string) error {
+	var errs []error
+	for i := range c.Feeds {
+		f := &c.Feeds[i]
+		if len(f.Headers) == 0 {
+			continue
+		}
+		h := make(map[string]string, len(f.Headers))
+		for _, k := range slices.Sorted(maps.Keys(f.Headers)) {
+			h[k] = envRef.ReplaceAllStringFunc(f.Headers[k], func(ref string) string {
+				name := envRef.FindStringSubmatch(ref)[1]
+				v := getenv(name)
+				if v == "" {
+					errs = append(errs, fmt.Errorf("feeds[%d].headers.%s (feed %q): environment variable %s is not set", i, k, f.Name, name))
+				}
+				return v
+			})
+		}
+		f.Headers = h
+	}
+	return errors.Join(errs...)
 }
 
 // applyEnv overrides the config with WIREWATCH_* variables.
@@ -310,6 +345,9 @@ func (c *Config) Validate() error {
 		}
 		if f.Interval < 0 {
 			bad(key+".interval", "%s: must not be negative", f.Interval)
+		}
+		if err := poller.CheckHeaders(f.Headers); err != nil {
+			bad(key+".headers", "%v", err)
 		}
 	}
 	if c.Sinks.SQLite.Path != "" {
@@ -413,6 +451,17 @@ func (c Config) redacted() Config {
 		hooks[i] = w.Redacted()
 	}
 	c.Sinks.Webhooks = hooks
+	feeds := slices.Clone(c.Feeds)
+	for i, f := range feeds {
+		if len(f.Headers) > 0 {
+			h := make(map[string]string, len(f.Headers))
+			for k := range f.Headers {
+				h[k] = "<redacted>"
+			}
+			feeds[i].Headers = h
+		}
+	}
+	c.Feeds = feeds
 	return c
 }
 

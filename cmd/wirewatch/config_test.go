@@ -66,6 +66,29 @@ func TestLoadConfig(t *testing.T) {
 		{name: "bad size", yaml: "nats:\n  max_store: lots\n", wantErr: []string{"bad size", "lots"}},
 		{name: "bad duration", yaml: "dedup:\n  window: soon\n", wantErr: []string{"soon"}},
 		{
+			name: "feed headers from the environment",
+			yaml: "feeds:\n  - name: afp\n    url: https://example.org/afp.xml\n    headers:\n      Authorization: Bearer ${AFP_TOKEN}\n      X-Client: wirewatch\n",
+			env:  map[string]string{"AFP_TOKEN": "t0k3n"},
+			check: func(t *testing.T, c Config) {
+				if h := c.Feeds[0].Headers; h["Authorization"] != "Bearer t0k3n" || h["X-Client"] != "wirewatch" {
+					t.Errorf("headers = %v", h)
+				}
+				if r := c.redacted(); r.Feeds[0].Headers["Authorization"] != "<redacted>" || c.Feeds[0].Headers["Authorization"] != "Bearer t0k3n" {
+					t.Errorf("redacted() headers = %v (original now %v)", r.Feeds[0].Headers, c.Feeds[0].Headers)
+				}
+			},
+		},
+		{
+			name:    "feed header variable not set",
+			yaml:    "feeds:\n  - name: afp\n    url: https://example.org/afp.xml\n    headers:\n      Authorization: Bearer ${AFP_TOKEN}\n",
+			wantErr: []string{"feeds[0].headers.Authorization", "AFP_TOKEN", "not set"},
+		},
+		{
+			name:    "feed header not allowed",
+			yaml:    "feeds:\n  - name: afp\n    url: https://example.org/afp.xml\n    headers:\n      Accept-Encoding: br\n      Bad Name: x\n",
+			wantErr: []string{"feeds[0].headers", "Accept-Encoding", "set by wirewatch", "Bad Name"},
+		},
+		{
 			name:    "every problem at once",
 			yaml:    "feeds:\n  - name: a\n    url: ftp://x\n  - name: A\n    url: https://x\nlog:\n  level: loud\n",
 			wantErr: []string{"feeds[0].url", "feeds[1].name", "log.level", "loud"},
