@@ -25,6 +25,10 @@ type PostgresConfig struct {
 	// (created if missing; default public) and pool_max_conns=<n> to
 	// bound the pool (default: pgxpool's, max(4, CPUs)).
 	DSN string `yaml:"dsn"`
+	// Retention deletes an item (with its tags, entities and version
+	// records) this long after it was last written; 0 keeps items forever.
+	// At least 1h. The daemon prunes at start and then every hour.
+	Retention time.Duration `yaml:"retention"`
 }
 
 // Validate checks that DSN is set and parses; the message never echoes
@@ -35,6 +39,9 @@ func (c PostgresConfig) Validate() error {
 	}
 	if _, err := pgxpool.ParseConfig(c.DSN); err != nil {
 		return errors.New("postgres sink: dsn does not parse (check its syntax)")
+	}
+	if err := checkRetention(c.Retention); err != nil {
+		return fmt.Errorf("postgres sink: %w", err)
 	}
 	return nil
 }
@@ -136,6 +143,8 @@ var postgresSchema = []string{
 		stored_at timestamptz NOT NULL DEFAULT now(),
 		PRIMARY KEY (item_id, version)
 	);`,
+	// 2: pruning by last write (sinks.postgres.retention).
+	`CREATE INDEX items_updated_at ON {{s}}.items (updated_at);`,
 }
 
 // pgQueries are the statements of one schema, built once at open. Values
@@ -351,6 +360,39 @@ func pgText(s string) *string {
 }
 
 // Close closes the pool, waiting for connections in use to be released.
+// Prune deletes the items last written before before, with their tags
+// and entities (foreign keys cascade) and their version records, in
+// batches. It returns how many items it deleted. An item that arrives
+// again after it was pruned is stored again.
+func (p *Postgres) Prune(ctx context.Context, before time.Time) (int64, error) {
+	s := pgx.Identifier{p.schema}.Sanitize()
+	var total int64
+	for {
+		var n int64
+		err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
+			rows, err := tx.Query(ctx, `DELETE FROM `+s+`.items WHERE id IN
+				(SELECT id FROM `+s+`.items WHERE updated_at < $1 ORDER BY updated_at LIMIT $2) RETURNING id`, before, pruneBatch)
+			if err != nil {
+				return err
+			}
+			ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+			if err != nil {
+				return err
+			}
+			n = int64(len(ids))
+			_, err = tx.Exec(ctx, `DELETE FROM `+s+`.item_versions WHERE item_id = ANY($1)`, ids)
+			return err
+		})
+		if err != nil {
+			return total, fmt.Errorf("postgres sink: prune: %w", err)
+		}
+		total += n
+		if n < pruneBatch {
+			return total, nil
+		}
+	}
+}
+
 func (p *Postgres) Close() error {
 	p.pool.Close()
 	return nil

@@ -366,6 +366,9 @@ func TestPostgresConfig(t *testing.T) {
 			t.Errorf("Redacted(%q) = %q, want %q", tt.dsn, got, tt.want)
 		}
 	}
+	if err := (PostgresConfig{DSN: "postgres://db/news", Retention: time.Minute}).Validate(); err == nil || !strings.Contains(err.Error(), "retention") {
+		t.Errorf("Validate(retention 1m) = %v, want a retention error", err)
+	}
 }
 
 // TestPostgresConnectionLoss kills the sink's server connections between
@@ -410,4 +413,10 @@ func TestPostgresConnectionLoss(t *testing.T) {
 	if got := pgCount(t, p, `SELECT count(*) FROM items`); got != 2 {
 		t.Errorf("items = %d, want 2", got)
 	}
+}
+
+func TestPostgresPrune(t *testing.T) {
+	dsn, _ := postgresDSN(t)
+	p := openTestPostgres(t, dsn)
+	testPrune(t, p, func(q, id string) int { return pgCount(t, p, q, id) })
 }

@@ -29,6 +29,10 @@ type SQLiteConfig struct {
 	// usual WAL setting) a crash of wirewatch loses nothing, but a power
 	// loss or OS crash may lose the last acknowledged items.
 	Fsync bool `yaml:"fsync"`
+	// Retention deletes an item (with its tags, entities and version
+	// records) this long after it was last written; 0 keeps items forever.
+	// At least 1h. The daemon prunes at start and then every hour.
+	Retention time.Duration `yaml:"retention"`
 }
 
 // Validate reports every problem of c, joined.
@@ -40,8 +44,25 @@ func (c SQLiteConfig) Validate() error {
 	if c.BusyTimeout < 0 {
 		errs = append(errs, fmt.Errorf("sqlite sink: busy_timeout %s is negative", c.BusyTimeout))
 	}
+	if err := checkRetention(c.Retention); err != nil {
+		errs = append(errs, fmt.Errorf("sqlite sink: %w", err))
+	}
 	return errors.Join(errs...)
 }
+
+// MinRetention is the shortest retention a database sink accepts.
+const MinRetention = time.Hour
+
+func checkRetention(d time.Duration) error {
+	if d != 0 && d < MinRetention {
+		return fmt.Errorf("retention %s: want 0 (keep forever) or at least %s", d, MinRetention)
+	}
+	return nil
+}
+
+// pruneBatch is how many items one prune statement deletes: small enough
+// that the sink's writers wait milliseconds, not seconds, between batches.
+const pruneBatch = 1000
 
 // SQLite stores items in a SQLite database file (pure Go driver, WAL
 // mode): one row per item in items, one row per tag in item_tags, one row
@@ -116,6 +137,8 @@ var sqliteSchema = []string{
 		stored_at TEXT NOT NULL,
 		PRIMARY KEY (item_id, version)
 	) WITHOUT ROWID;`,
+	// 2: pruning by last write (sinks.sqlite.retention).
+	`CREATE INDEX items_updated_at ON items(updated_at);`,
 }
 
 // OpenSQLite opens (or creates) the database at path and brings its schema
@@ -306,6 +329,40 @@ func (s *SQLite) write(ctx context.Context, r *itemRow) error {
 		}
 	}
 	return tx.Commit()
+}
+
+// Prune deletes the items last written before before, with their tags
+// and entities (foreign keys cascade) and their version records, in
+// batches. It returns how many items it deleted. An item that arrives
+// again after it was pruned is stored again.
+func (s *SQLite) Prune(ctx context.Context, before time.Time) (int64, error) {
+	cut := sqliteTime(before)
+	var total int64
+	for {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return total, fmt.Errorf("sqlite sink %s: prune: %w", s.path, err)
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM item_versions WHERE item_id IN
+			(SELECT id FROM items WHERE updated_at < ? ORDER BY updated_at LIMIT ?)`, cut, pruneBatch)
+		var res sql.Result
+		if err == nil {
+			res, err = tx.ExecContext(ctx, `DELETE FROM items WHERE id IN
+				(SELECT id FROM items WHERE updated_at < ? ORDER BY updated_at LIMIT ?)`, cut, pruneBatch)
+		}
+		if err == nil {
+			err = tx.Commit()
+		}
+		if err != nil {
+			tx.Rollback()
+			return total, fmt.Errorf("sqlite sink %s: prune: %w", s.path, err)
+		}
+		n, _ := res.RowsAffected()
+		total += n
+		if n < pruneBatch {
+			return total, nil
+		}
+	}
 }
 
 // Close closes the database.

@@ -2,6 +2,7 @@ package sinks
 
 import (
 	"bufio"
+	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -360,7 +361,7 @@ func BenchmarkSQLiteRedelivery(b *testing.B) {
 }
 
 func TestSQLiteConfigValidate(t *testing.T) {
-	for _, c := range []SQLiteConfig{{}, {Path: "x.db", BusyTimeout: -time.Second}} {
+	for _, c := range []SQLiteConfig{{}, {Path: "x.db", BusyTimeout: -time.Second}, {Path: "x.db", Retention: time.Minute}} {
 		if err := c.Validate(); err == nil {
 			t.Errorf("Validate(%+v) = nil, want an error", c)
 		}
@@ -371,5 +372,79 @@ func TestSQLiteConfigValidate(t *testing.T) {
 	}
 	if err := (SQLiteConfig{Path: "x.db"}).Validate(); err != nil {
 		t.Errorf("Validate(path only) = %v", err)
+	}
+	if err := (SQLiteConfig{Path: "x.db", Retention: 30 * 24 * time.Hour}).Validate(); err != nil {
+		t.Errorf("Validate(retention 30 days) = %v", err)
+	}
+}
+
+// pruner is what TestSQLitePrune and TestPostgresPrune exercise.
+type pruner interface {
+	Write(ctx context.Context, it *pipeline.Item) error
+	Prune(ctx context.Context, before time.Time) (int64, error)
+}
+
+// testPrune checks Prune on a database sink: items last written before
+// the cut go with their tags, entities and versions; an item edited after
+// the cut and a later item stay; a pruned item that comes again is stored
+// again. count runs a COUNT(*) query with one item id parameter.
+func testPrune(t *testing.T, db pruner, count func(query, id string) int) {
+	ctx := t.Context()
+	for _, id := range []string{"a", "b"} {
+		if err := db.Write(ctx, testItem(id, "ceasefire")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(10 * time.Millisecond)
+	cut := time.Now()
+	time.Sleep(10 * time.Millisecond)
+	edited := testItem("a", "ceasefire")
+	edited.Title, edited.Update = "Title a, edited", true
+	for _, it := range []*pipeline.Item{edited, testItem("c", "ceasefire")} {
+		if err := db.Write(ctx, it); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := db.Prune(ctx, cut)
+	if err != nil || n != 1 {
+		t.Fatalf("Prune = %d, %v; want 1 (b)", n, err)
+	}
+	for id, want := range map[string]int{"a": 1, "b": 0, "c": 1} {
+		for _, table := range []string{"items WHERE id", "item_tags WHERE item_id", "item_entities WHERE item_id"} {
+			if got := count("SELECT count(*) FROM "+table+" = $1", id); got != want {
+				t.Errorf("after Prune: %s = %s: %d rows, want %d", table, id, got, want)
+			}
+		}
+	}
+	if got := count("SELECT count(*) FROM item_versions WHERE item_id = $1", "a"); got != 2 {
+		t.Errorf("versions of a (edited after the cut) = %d, want 2", got)
+	}
+	if got := count("SELECT count(*) FROM item_versions WHERE item_id = $1", "b"); got != 0 {
+		t.Errorf("versions of pruned b = %d, want 0", got)
+	}
+	if err := db.Write(ctx, testItem("b", "ceasefire")); err != nil {
+		t.Fatal(err)
+	}
+	if got := count("SELECT count(*) FROM items WHERE id = $1", "b"); got != 1 {
+		t.Errorf("b written again after pruning: %d rows, want 1", got)
+	}
+}
+
+func TestSQLitePrune(t *testing.T) {
+	s := openTestSQLite(t, filepath.Join(t.TempDir(), "items.db"))
+	testPrune(t, s, func(q, id string) int { return count(t, s.db, q, id) })
+
+	// More than one batch.
+	for i := range pruneBatch + 5 {
+		if err := s.Write(t.Context(), testItem(fmt.Sprintf("bulk-%04d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := s.Prune(t.Context(), time.Now().Add(time.Second))
+	if err != nil || n != pruneBatch+5+3 {
+		t.Fatalf("Prune of everything = %d, %v; want %d", n, err, pruneBatch+5+3)
+	}
+	if got := count(t, s.db, "SELECT count(*) FROM item_versions"); got != 0 {
+		t.Errorf("%d version records left after pruning everything", got)
 	}
 }

@@ -125,6 +125,7 @@ type stageSet struct {
 	order    []pipeline.ConsumerRef // upstream first, for WaitIdle
 	tagStage *pipeline.TagStage
 	dedup    *dedup.Dedup
+	pruners  []pruner // database sinks with a retention
 	closers  []io.Closer
 }
 
@@ -202,6 +203,9 @@ func buildStages(ctx context.Context, b *broker, subj pipeline.Subjects, sc pipe
 		}
 		set.closers = append(set.closers, db)
 		addSink(pipeline.SinkConfig(subj, "sqlite"), pipeline.SinkHandler(db))
+		if c.Retention > 0 {
+			set.pruners = append(set.pruners, pruner{name: "sqlite", db: db, retention: c.Retention})
+		}
 	}
 	if c := o.sinks.Postgres; c.DSN != "" {
 		db, err := sinks.OpenPostgres(ctx, c.DSN)
@@ -210,6 +214,9 @@ func buildStages(ctx context.Context, b *broker, subj pipeline.Subjects, sc pipe
 		}
 		set.closers = append(set.closers, db)
 		addSink(pipeline.SinkConfig(subj, "postgres"), pipeline.SinkHandler(db))
+		if c.Retention > 0 {
+			set.pruners = append(set.pruners, pruner{name: "postgres", db: db, retention: c.Retention})
+		}
 	}
 	for _, c := range o.sinks.Webhooks {
 		wh, err := sinks.NewWebhook(c, nil)

@@ -146,6 +146,11 @@ func daemon(ctx context.Context, cfg Config, log *slog.Logger) error {
 	g.Go(func() error { return pl.Run(gctx) })
 	g.Go(func() error { return rules.Run(gctx, 5*time.Second) })
 	g.Go(func() error { return reloadOnHUP(gctx, rules) })
+	pruned := newPrunedCounter()
+	reg.MustRegister(pruned)
+	for _, p := range set.pruners {
+		g.Go(func() error { return runPruner(gctx, p, pruneEvery, time.Now, pruned, log) })
+	}
 	if cfg.HTTP.Listen != "" {
 		g.Go(func() error { return serveOps(gctx, cfg.HTTP.Listen, reg, b, log) })
 	}
