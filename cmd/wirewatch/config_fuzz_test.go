@@ -17,6 +17,8 @@ func FuzzLoadConfig(f *testing.F) {
 		"nats: [1, 2]\n",
 		"feeds: {name: x}\n",
 		"&a [*a]",
+		"feeds:\n  - name: w\n    url: https://example.org/w.xml\n    headers: {Authorization: Bearer ${TOKEN}, X-Key: \"${A}${B}\"}\n",
+		"sinks:\n  sqlite: {path: x.db, retention: 720h}\n  postgres: {dsn: postgres://db/news, retention: 1m}\n",
 	} {
 		f.Add([]byte(seed))
 	}
@@ -26,7 +28,7 @@ func FuzzLoadConfig(f *testing.F) {
 		if err := os.WriteFile(path, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		c, err := loadConfig(path, env(nil))
+		c, err := loadConfig(path, env(map[string]string{"TOKEN": "t"}))
 		if err != nil {
 			return
 		}
