@@ -164,11 +164,7 @@ func writeStates(w io.Writer, feeds []poller.Feed, states []poller.FeedState, no
 			status = "new (never polled)"
 		}
 		if st.Errors > 0 {
-			noun := "errors"
-			if st.Errors == 1 {
-				noun = "error"
-			}
-			status = fmt.Sprintf("%s (%d %s, failing since %s)", status, st.Errors, noun, ago(st.FailingSince, now))
+			status = fmt.Sprintf("%s (%s, failing since %s)", status, count(st.Errors, "error"), ago(st.FailingSince, now))
 		}
 		next := "-"
 		if !st.NextDue.IsZero() && !st.Gone {

@@ -33,6 +33,7 @@ func commands() map[string]command {
 		"run":       {"run the daemon: poll feeds, dedup, tag, deliver to sinks", runDaemon},
 		"replay":    {"run the full pipeline over a directory of feed files and print a summary", runReplay},
 		"subscribe": {"print tagged items live from a running wirewatch", runSubscribe},
+		"stories":   {"list the stored stories, each once, with their outlets and tags", runStories},
 		"extract": {"print the body text the parser keeps from an HTML page", func(ctx context.Context, args []string, s stdio) error {
 			return runExtract(ctx, args, s.in, s.out, s.err)
 		}},
