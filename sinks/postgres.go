@@ -371,7 +371,7 @@ func (p *Postgres) Prune(ctx context.Context, before time.Time) (int64, error) {
 		var n int64
 		err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
 			rows, err := tx.Query(ctx, `DELETE FROM `+s+`.items WHERE id IN
-				(SELECT id FROM `+s+`.items WHERE updated_at < $1 ORDER BY updated_at LIMIT $2) RETURNING id`, before, pruneBatch)
+				(SELECT id FROM `+s+`.items WHERE updated_at < $1 ORDER BY updated_at, id LIMIT $2) RETURNING id`, before, pruneBatch)
 			if err != nil {
 				return err
 			}

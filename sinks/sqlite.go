@@ -344,11 +344,11 @@ func (s *SQLite) Prune(ctx context.Context, before time.Time) (int64, error) {
 			return total, fmt.Errorf("sqlite sink %s: prune: %w", s.path, err)
 		}
 		_, err = tx.ExecContext(ctx, `DELETE FROM item_versions WHERE item_id IN
-			(SELECT id FROM items WHERE updated_at < ? ORDER BY updated_at LIMIT ?)`, cut, pruneBatch)
+			(SELECT id FROM items WHERE updated_at < ? ORDER BY updated_at, id LIMIT ?)`, cut, pruneBatch)
 		var res sql.Result
 		if err == nil {
 			res, err = tx.ExecContext(ctx, `DELETE FROM items WHERE id IN
-				(SELECT id FROM items WHERE updated_at < ? ORDER BY updated_at LIMIT ?)`, cut, pruneBatch)
+				(SELECT id FROM items WHERE updated_at < ? ORDER BY updated_at, id LIMIT ?)`, cut, pruneBatch)
 		}
 		if err == nil {
 			err = tx.Commit()
