@@ -191,16 +191,9 @@ SELECT $1, e, k, l, m FROM unnest($2::text[], $3::text[], $4::text[], $5::int[])
 // and brings the schema up to date. ctx bounds the connection and the
 // migration, not the life of the pool.
 func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
-	cfg, err := pgxpool.ParseConfig(dsn)
+	pool, schema, host, err := newPool(ctx, dsn)
 	if err != nil {
-		// pgx's parse errors may echo the DSN, password included.
-		return nil, errors.New("postgres sink: cannot parse dsn (check its syntax)")
-	}
-	schema := schemaOf(cfg.ConnConfig.RuntimeParams["search_path"])
-	host := cfg.ConnConfig.Host
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("postgres sink %s: %w", host, err)
+		return nil, err
 	}
 	p := &Postgres{pool: pool, schema: schema, q: newPGQueries(schema)}
 	if err := p.migrate(ctx); err != nil {
@@ -208,6 +201,22 @@ func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
 		return nil, fmt.Errorf("postgres sink %s: schema %s: %w", host, schema, err)
 	}
 	return p, nil
+}
+
+// newPool opens a pgx pool on dsn and returns it with the schema its
+// search_path names and the host, for messages.
+func newPool(ctx context.Context, dsn string) (*pgxpool.Pool, string, string, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		// pgx's parse errors may echo the DSN, password included.
+		return nil, "", "", errors.New("postgres sink: cannot parse dsn (check its syntax)")
+	}
+	host := cfg.ConnConfig.Host
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, "", "", fmt.Errorf("postgres sink %s: %w", host, err)
+	}
+	return pool, schemaOf(cfg.ConnConfig.RuntimeParams["search_path"]), host, nil
 }
 
 // schemaOf returns the first schema of a search_path, or public.

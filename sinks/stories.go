@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // StoryQuery selects stories from a database sink.
@@ -109,6 +111,73 @@ func Stories(ctx context.Context, path string, q StoryQuery) ([]StorySummary, er
 			}
 		}
 		trows.Close()
+	}
+	return out, nil
+}
+
+// PostgresStories is Stories on the PostgreSQL sink's database (dsn as in
+// PostgresConfig; search_path names its schema). It only reads: no
+// migration, no lock.
+func PostgresStories(ctx context.Context, dsn string, q StoryQuery) ([]StorySummary, error) {
+	pool, schema, host, err := newPool(ctx, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("stories: %w", err)
+	}
+	defer pool.Close()
+	if q.Limit <= 0 {
+		q.Limit = 20
+	}
+	var since *time.Time
+	if !q.Since.IsZero() {
+		since = &q.Since
+	}
+	sc := pgx.Identifier{schema}.Sanitize()
+	rows, err := pool.Query(ctx, `
+		SELECT story_id,
+		       count(*) FILTER (WHERE duplicate_of IS NULL), count(*) FILTER (WHERE duplicate_of IS NOT NULL),
+		       count(DISTINCT feed), min(item_time), max(item_time)
+		FROM `+sc+`.items
+		WHERE story_id IS NOT NULL AND ($1::timestamptz IS NULL OR item_time >= $1)
+		  AND ($2 = '' OR story_id IN (SELECT i.story_id FROM `+sc+`.items i JOIN `+sc+`.item_tags t ON t.item_id = i.id
+		                               WHERE t.tag = $2 AND i.story_id IS NOT NULL))
+		GROUP BY story_id
+		ORDER BY count(DISTINCT feed) DESC, max(item_time) DESC, story_id
+		LIMIT $3`, since, q.Tag, q.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("stories: postgres %s: %w", host, err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (StorySummary, error) {
+		var s StorySummary
+		err := r.Scan(&s.StoryID, &s.Reports, &s.Copies, &s.Outlets, &s.First, &s.Last)
+		s.First, s.Last = s.First.UTC(), s.Last.UTC()
+		return s, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("stories: postgres %s: %w", host, err)
+	}
+	for i := range out {
+		s := &out[i]
+		var url *string
+		err := pool.QueryRow(ctx, `SELECT title, url, feed FROM `+sc+`.items WHERE story_id = $1
+			ORDER BY item_time, id LIMIT 1`, s.StoryID).Scan(&s.Title, &url, &s.FirstFeed)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return nil, fmt.Errorf("stories: postgres %s: %w", host, err)
+		}
+		if url != nil {
+			s.URL = *url
+		}
+		trows, err := pool.Query(ctx, `SELECT t.tag FROM `+sc+`.item_tags t JOIN `+sc+`.items i ON i.id = t.item_id
+			WHERE i.story_id = $1 AND i.duplicate_of IS NULL
+			GROUP BY t.tag ORDER BY count(*) DESC, t.tag LIMIT 8`, s.StoryID)
+		if err != nil {
+			return nil, fmt.Errorf("stories: postgres %s: %w", host, err)
+		}
+		if s.Tags, err = pgx.CollectRows(trows, pgx.RowTo[string]); err != nil {
+			return nil, fmt.Errorf("stories: postgres %s: %w", host, err)
+		}
+		if len(s.Tags) == 0 {
+			s.Tags = nil // as from SQLite
+		}
 	}
 	return out, nil
 }

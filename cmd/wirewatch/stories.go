@@ -13,14 +13,16 @@ import (
 
 const storiesSynopsis = `stories [flags]
 
-Lists the stories stored in the SQLite sink, each story once: how many
-outlets reported it, its reports and copies, which outlet had it first,
-its earliest headline and its most frequent tags. Most outlets first.
-The database is opened read-only, so this works while wirewatch runs.`
+Lists the stories stored in the SQLite sink (--db) or the PostgreSQL sink
+(--dsn), each story once: how many outlets reported it, its reports and
+copies, which outlet had it first, its earliest headline and its most
+frequent tags. Most outlets first. It only reads, so it works while
+wirewatch runs.`
 
 func runStories(ctx context.Context, args []string, s stdio) error {
 	fs := newFlagSet("stories", storiesSynopsis, s)
 	db := fs.String("db", s.getenv("WIREWATCH_SQLITE_PATH"), "SQLite database of the sqlite sink (env WIREWATCH_SQLITE_PATH)")
+	dsn := fs.String("dsn", "", "PostgreSQL connection string of the postgres sink (env WIREWATCH_POSTGRES_DSN; used when --db is empty)")
 	since := fs.Duration("since", 0, "only stories with an item in this last period (e.g. 24h); default: all")
 	tag := fs.String("tag", "", "only stories with an item carrying this tag or entity id")
 	limit := fs.Int("n", 20, "at most this many stories")
@@ -28,15 +30,24 @@ func runStories(ctx context.Context, args []string, s stdio) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *db == "" {
+	if *dsn == "" && *db == "" {
+		*dsn = s.getenv("WIREWATCH_POSTGRES_DSN")
+	}
+	if (*db == "") == (*dsn == "") {
 		fs.Usage()
-		return errors.New("stories: give --db (the sinks.sqlite.path of the daemon)")
+		return errors.New("stories: give --db (the sinks.sqlite.path of the daemon) or --dsn (its sinks.postgres.dsn), not both")
 	}
 	q := sinks.StoryQuery{Tag: *tag, Limit: *limit}
 	if *since > 0 {
 		q.Since = time.Now().Add(-*since)
 	}
-	stories, err := sinks.Stories(ctx, *db, q)
+	var stories []sinks.StorySummary
+	var err error
+	if *db != "" {
+		stories, err = sinks.Stories(ctx, *db, q)
+	} else {
+		stories, err = sinks.PostgresStories(ctx, *dsn, q)
+	}
 	if err != nil {
 		return err
 	}
