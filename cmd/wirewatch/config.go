@@ -132,6 +132,10 @@ type HTTPConfig struct {
 type LogConfig struct {
 	Level  string `yaml:"level"`
 	Format string `yaml:"format"`
+	// Summary is how often the daemon logs what it did since the last
+	// summary (polls, items, copies, stories, errors) at info level; 0s
+	// turns it off.
+	Summary time.Duration `yaml:"summary"`
 }
 
 // ByteSize is a size in bytes written as 1048576, "15MiB", "1GiB", "64MB".
@@ -200,7 +204,7 @@ func defaultConfig(getenv func(string) string) Config {
 		Dedup:  DedupConfig{Window: 72 * time.Hour, Workers: 1},
 		Sinks:  SinksConfig{NATSTags: &t},
 		HTTP:   HTTPConfig{Listen: "127.0.0.1:9464"},
-		Log:    LogConfig{Level: "info", Format: "text"},
+		Log:    LogConfig{Level: "info", Format: "text", Summary: 5 * time.Minute},
 	}
 }
 
@@ -388,6 +392,9 @@ func (c *Config) Validate() error {
 	case "text", "json":
 	default:
 		bad("log.format", "%q: want text or json", c.Log.Format)
+	}
+	if c.Log.Summary < 0 || c.Log.Summary > 0 && c.Log.Summary < 10*time.Second {
+		bad("log.summary", "%s: want 0s (off) or at least 10s", c.Log.Summary)
 	}
 	if err := c.pollerConfig("").Validate(); err != nil {
 		bad("poller", "%v", err)

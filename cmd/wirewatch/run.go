@@ -154,6 +154,9 @@ func daemon(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if cfg.HTTP.Listen != "" {
 		g.Go(func() error { return serveOps(gctx, cfg.HTTP.Listen, reg, b, log) })
 	}
+	if cfg.Log.Summary > 0 {
+		g.Go(func() error { return logSummaries(gctx, reg, cfg.Log.Summary, log) })
+	}
 	log.Info("wirewatch running", "version", buildVersion(), "feeds", len(cfg.Feeds), "prefix", subj.Prefix())
 	err = g.Wait()
 	log.Info("shutting down: poller stopped, finishing in-flight messages")
