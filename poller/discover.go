@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/PuerkitoBio/goquery"
+
+	"github.com/wirewatch/wirewatch/parser"
 )
 
 // Discovered is a feed found on a site.
@@ -171,4 +173,31 @@ func sniffFeed(body []byte) string {
 		}
 	}
 	return ""
+}
+
+// Preview fetches f once, through the same guarded client as polling (its
+// headers, cfg's limits and address checks), and parses it: what the
+// poller would see, without state, leases or publishing.
+func Preview(ctx context.Context, cfg Config, f Feed) (*parser.Feed, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := checkURL(f.URL); err != nil {
+		return nil, fmt.Errorf("preview: %w", err)
+	}
+	if err := CheckHeaders(f.Headers); err != nil {
+		return nil, fmt.Errorf("preview: %w", err)
+	}
+	cfg = cfg.withDefaults()
+	c := newClient(cfg)
+	defer c.hc.CloseIdleConnections()
+	resp, err := c.get(ctx, fetchRequest{URL: f.URL, Accept: acceptFeed, Header: f.Headers})
+	if err != nil {
+		return nil, fmt.Errorf("preview %s: %w", f.URL, err)
+	}
+	name := f.Name
+	if name == "" {
+		name = f.URL
+	}
+	return parser.Parse(parser.Source{Name: name, URL: resp.FinalURL}, resp.Body, c.now())
 }

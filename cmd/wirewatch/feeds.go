@@ -13,6 +13,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/wirewatch/wirewatch/parser"
 	"github.com/wirewatch/wirewatch/pipeline"
 	"github.com/wirewatch/wirewatch/poller"
 )
@@ -27,7 +28,10 @@ const feedsSynopsis = `feeds [list|import FILE.opml|export|discover URL] [flags]
                    to add to wirewatch.yaml ('-' reads standard input)
   export           writes the configured feeds as OPML to standard output
   discover URL     finds a site's feeds (<link rel="alternate">, else common
-                   paths such as /feed and /rss.xml)`
+                   paths such as /feed and /rss.xml)
+  preview URL|NAME fetches a feed once and prints what the poller would see:
+                   its items with dates, links, word counts and the start of
+                   their text (a configured feed's NAME brings its headers)`
 
 // runFeeds is 'wirewatch feeds'.
 func runFeeds(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -40,6 +44,8 @@ func runFeeds(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	cfgPath := fs.String("c", s.getenv("WIREWATCH_CONFIG"), "config file (env WIREWATCH_CONFIG)")
 	natsURL := fs.String("nats-url", "", "NATS server of a running wirewatch (list)")
 	dataDir := fs.String("data-dir", "", "embedded server data dir, when no daemon runs (list)")
+	limit := fs.Int("n", 10, "items to print (preview)")
+	asJSON := fs.Bool("json", false, "print the parsed items as JSON lines (preview)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -74,6 +80,11 @@ func runFeeds(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", d.URL, d.Type, d.Source, d.Title)
 		}
 		return tw.Flush()
+	case "preview":
+		if fs.NArg() != 1 {
+			return errors.New("feeds preview: want one URL or configured feed name")
+		}
+		return feedsPreview(ctx, cfg, fs.Arg(0), *limit, *asJSON, stdout)
 	default:
 		fs.Usage()
 		return fmt.Errorf("feeds: unknown subcommand %q", sub)
@@ -211,4 +222,58 @@ func roughDuration(d time.Duration) string {
 		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
 	}
 	return fmt.Sprintf("%dd", int(d.Hours()/24))
+}
+
+// feedsPreview fetches one feed (a configured one by name, with its
+// headers, or any URL) and prints its items.
+func feedsPreview(ctx context.Context, cfg Config, arg string, limit int, asJSON bool, stdout io.Writer) error {
+	f := poller.Feed{URL: arg}
+	for _, c := range cfg.Feeds {
+		if c.Name == arg || c.URL == arg {
+			f = c
+		}
+	}
+	feed, err := poller.Preview(ctx, cfg.pollerConfig(buildVersion()), f)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		for i := range feed.Items {
+			b, err := feed.Items[i].Marshal()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "%s\n", b)
+		}
+		return nil
+	}
+	fmt.Fprintf(stdout, "%s: %s (%s", firstNonEmpty(f.Name, f.URL), firstNonEmpty(feed.Title, "untitled"), count(len(feed.Items), "item"))
+	if feed.Lang != "" {
+		fmt.Fprintf(stdout, ", lang %s", feed.Lang)
+	}
+	if feed.TTL > 0 || feed.UpdatePeriod > 0 {
+		fmt.Fprintf(stdout, ", asks to be polled every %s", roughDuration(max(feed.TTL, feed.UpdatePeriod)))
+	}
+	fmt.Fprintln(stdout, ")")
+	for i, it := range feed.Items {
+		if i == limit {
+			fmt.Fprintf(stdout, "… %d more (-n)\n", len(feed.Items)-limit)
+			break
+		}
+		when := "no date"
+		if !it.Published.IsZero() {
+			when = it.Published.UTC().Format("2006-01-02 15:04")
+		}
+		words := len(strings.Fields(it.Text))
+		kind := ""
+		if parser.IsTeaser(it.Text, "") {
+			kind = ", a teaser (full_text_teasers would fetch the page)"
+		}
+		lead := strings.Join(strings.Fields(it.Text), " ")
+		if r := []rune(lead); len(r) > 140 {
+			lead = string(r[:140]) + "…"
+		}
+		fmt.Fprintf(stdout, "\n%s  %s\n    %s\n    %s%s\n    %s\n", when, it.Title, it.URL, count(words, "word"), kind, lead)
+	}
+	return nil
 }

@@ -10,9 +10,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/wirewatch/wirewatch/parser"
 	"github.com/wirewatch/wirewatch/pipeline"
 	"github.com/wirewatch/wirewatch/poller"
 )
@@ -125,3 +127,55 @@ func TestFeedsDiscover(t *testing.T) {
 type discardPub struct{}
 
 func (discardPub) Publish(_ context.Context, _ string, _ []pipeline.Item) error { return nil }
+
+// TestFeedsPreview fetches a bundled feed through the real client and
+// prints it; a configured feed's name brings its headers (the server
+// refuses requests without them).
+func TestFeedsPreview(t *testing.T) {
+	doc, err := os.ReadFile("../../testdata/feeds/afp-world.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/secure" && r.Header.Get("Authorization") != "Bearer t0k3n" {
+			http.Error(w, "subscribers only", http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Content-Type", "application/rss+xml")
+		w.Write(doc)
+	}))
+	defer web.Close()
+	want, err := parser.Parse(parser.Source{Name: "x", URL: web.URL}, doc, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("WIREWATCH_ALLOW_PRIVATE_NETWORKS", "true")
+	t.Setenv("WIRE_TOKEN", "t0k3n")
+
+	var out, errb bytes.Buffer
+	if err := runFeeds(t.Context(), []string{"preview", "-n", "100", web.URL + "/feed"}, nil, &out, &errb); err != nil {
+		t.Fatalf("feeds preview: %v\n%s", err, errb.String())
+	}
+	text := out.String()
+	if !strings.Contains(text, want.Title) || !strings.Contains(text, count(len(want.Items), "item")) {
+		t.Errorf("preview header lacks %q / %d items:\n%s", want.Title, len(want.Items), text)
+	}
+	for _, it := range want.Items {
+		if !strings.Contains(text, it.Title) {
+			t.Errorf("preview lacks item %q", it.Title)
+		}
+	}
+
+	cfgPath := filepath.Join(t.TempDir(), "wirewatch.yaml")
+	os.WriteFile(cfgPath, []byte("feeds:\n  - name: wire\n    url: "+web.URL+"/secure\n    headers:\n      Authorization: Bearer ${WIRE_TOKEN}\n"), 0o644)
+	out.Reset()
+	if err := runFeeds(t.Context(), []string{"preview", "-c", cfgPath, "--json", "wire"}, nil, &out, &errb); err != nil {
+		t.Fatalf("feeds preview wire (with its headers): %v", err)
+	}
+	if n := strings.Count(strings.TrimSpace(out.String()), "\n") + 1; n != len(want.Items) {
+		t.Errorf("--json printed %d lines, want %d items", n, len(want.Items))
+	}
+	if err := runFeeds(t.Context(), []string{"preview", web.URL + "/secure"}, nil, &out, &errb); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Errorf("preview without the headers = %v, want the 401 named", err)
+	}
+}
