@@ -27,6 +27,7 @@ import (
 	"github.com/wirewatch/wirewatch/pipeline/dedup"
 	"github.com/wirewatch/wirewatch/pipeline/tag"
 	"github.com/wirewatch/wirewatch/poller"
+	"github.com/wirewatch/wirewatch/sinks"
 )
 
 const replaySynopsis = `replay [--feeds DIR] [--out FILE.jsonl] [--rules FILE]... [--json]
@@ -48,6 +49,7 @@ func runReplay(ctx context.Context, args []string, s stdio) error {
 	fs := newFlagSet("replay", replaySynopsis, s)
 	feedsDir := fs.String("feeds", "testdata/feeds", "directory of feed files to replay")
 	out := fs.String("out", "", "write every item, one JSON object per line, to this file (replaced)")
+	db := fs.String("db", "", "also store every item in this SQLite database (replaced), e.g. for 'wirewatch stories'")
 	var rules stringList
 	fs.Var(&rules, "rules", "rule file or directory (repeatable; default testdata/rules/summit.yaml)")
 	dataDir := fs.String("data-dir", "", "keep the embedded NATS data here (default: a temporary directory, removed)")
@@ -74,14 +76,17 @@ func runReplay(ctx context.Context, args []string, s stdio) error {
 	if err != nil {
 		return fmt.Errorf("replay: %w", err)
 	}
-	if *out != "" {
-		// Replay writes a fresh file: a summary of this run only.
-		if err := os.Remove(*out); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("replay: --out: %w", err)
+	// Replay writes fresh files: this run only.
+	for flag, path := range map[string]string{"--out": *out, "--db": *db, "--db wal": walOf(*db), "--db shm": shmOf(*db)} {
+		if path == "" {
+			continue
+		}
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("replay: %s: %w", flag, err)
 		}
 	}
 	r := &replayer{
-		feeds: feeds, tagger: tagger, out: *out, dataDir: *dataDir, concurrency: *concurrency,
+		feeds: feeds, tagger: tagger, out: *out, db: *db, dataDir: *dataDir, concurrency: *concurrency,
 		log: log, progress: s.err,
 	}
 	sum, err := r.run(ctx)
@@ -218,6 +223,7 @@ type replayer struct {
 	feeds       []replayFeed
 	tagger      *tag.Tagger
 	out         string
+	db          string // SQLite sink file, or ""
 	dataDir     string
 	concurrency int
 	log         *slog.Logger
@@ -242,7 +248,8 @@ func (r *replayer) run(ctx context.Context) (*summary, error) {
 	defer b.Close()
 	subj := pipeline.MustSubjects("")
 	set, err := buildStages(ctx, b, subj, pipeline.StreamConfig{}, stageOptions{
-		tagger: r.tagger, sinks: SinksConfig{JSONL: JSONLConfig{Path: r.out}}, tags: true, dedup: dedup.Config{Window: 72 * time.Hour}, workers: 1,
+		tagger: r.tagger, sinks: SinksConfig{JSONL: JSONLConfig{Path: r.out}, SQLite: sinks.SQLiteConfig{Path: r.db}},
+		tags: true, dedup: dedup.Config{Window: 72 * time.Hour}, workers: 1,
 	}, nil, r.log)
 	if err != nil {
 		return nil, err
@@ -524,4 +531,15 @@ func (s *summary) print(w io.Writer) {
 		fmt.Fprintf(w, "  %-28s %d\n", t, s.Tags[t])
 	}
 	fmt.Fprintf(w, "elapsed:      %s\n", s.Elapsed)
+}
+
+// walOf and shmOf name a SQLite database's companion files ("" for "").
+func walOf(db string) string { return suffixed(db, "-wal") }
+func shmOf(db string) string { return suffixed(db, "-shm") }
+
+func suffixed(path, suffix string) string {
+	if path == "" {
+		return ""
+	}
+	return path + suffix
 }

@@ -12,29 +12,20 @@ import (
 	"github.com/wirewatch/wirewatch/sinks"
 )
 
-// TestStories stores the bundled replay in a SQLite sink and lists its
-// stories: every story once, with counts that agree with the items
-// themselves (computed here from the replay's JSONL, not by SQL).
+// TestStories replays the bundled feeds into the JSONL and SQLite sinks
+// (replay --out --db) and lists the stories: every story once, with counts
+// that agree with the items themselves (computed here from the JSONL, not
+// by SQL).
 func TestStories(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "items.jsonl")
 	var stdout, stderr bytes.Buffer
-	if err := run(t.Context(), []string{"replay", "--feeds", "../../testdata/feeds", "--rules", "../../testdata/rules/summit.yaml", "--out", out},
+	dbPath := filepath.Join(dir, "items.db")
+	if err := run(t.Context(), []string{"replay", "--feeds", "../../testdata/feeds", "--rules", "../../testdata/rules/summit.yaml", "--out", out, "--db", dbPath},
 		stdio{out: &stdout, err: &stderr, getenv: env(nil)}); err != nil {
 		t.Fatalf("replay: %v\n%s", err, stderr.String())
 	}
 	items := readJSONL(t, out)
-	dbPath := filepath.Join(dir, "items.db")
-	db, err := sinks.OpenSQLite(dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range items {
-		if err := db.Write(t.Context(), &items[i]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	db.Close()
 
 	// What each story should show, from the items (the latest version of each).
 	latest := map[string]pipeline.Item{}
