@@ -506,8 +506,8 @@ func (s *summary) add(it *pipeline.Item, stories map[string]int) {
 
 func (s *summary) print(w io.Writer) {
 	fmt.Fprintf(w, "feeds:        %d (%d failed)\n", s.Feeds, len(s.Failures))
-	fmt.Fprintf(w, "items:        %d (%d first copies, %d exact duplicates, %d syndicated copies, %d updates)\n",
-		s.Items, s.FirstCopy, s.Exact, s.Syndicated, s.Updates)
+	fmt.Fprintf(w, "items:        %d (%s, %s, %s, %s)\n", s.Items, count(s.FirstCopy, "first copy"),
+		count(s.Exact, "exact duplicate"), count(s.Syndicated, "syndicated copy"), count(s.Updates, "update"))
 	fmt.Fprintf(w, "stories:      %d (%d with several reports)\n", s.Stories, s.MultiStory)
 	if s.DeadLetter > 0 {
 		fmt.Fprintf(w, "dead letters: %d\n", s.DeadLetter)
