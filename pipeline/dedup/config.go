@@ -44,7 +44,7 @@ type Config struct {
 	StoryThreshold float64
 	// HeadlineThreshold replaces StoryThreshold for items whose body is
 	// shorter than MinWords (headline-only feeds, teasers): a few words
-	// give lower cosines for the same story. Default 0.1.
+	// give lower cosines for the same story. Default 0.08.
 	HeadlineThreshold float64
 	// MergeThreshold is the similarity an item must have with two stories
 	// for them to be merged into one. Default 0.5.
@@ -114,7 +114,7 @@ func (c Config) withDefaults() Config {
 		c.StoryThreshold = 0.2
 	}
 	if c.HeadlineThreshold == 0 {
-		c.HeadlineThreshold = 0.1
+		c.HeadlineThreshold = 0.08
 	}
 	if c.MergeThreshold == 0 {
 		c.MergeThreshold = 0.5
