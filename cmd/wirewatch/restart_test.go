@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -170,7 +169,7 @@ func TestDaemonRestart(t *testing.T) {
 	fs.set("beta", rss(b0, b1))
 	// The second run also serves the ops endpoint, checked once b1 (an
 	// exact copy of a1) went through.
-	cfg.HTTP.Listen = freeAddr(t)
+	cfg.HTTP.Listen = fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	var items []pipeline.Item
 	runDaemonFor(func() {
 		items = waitLines(t, out, 5)
@@ -224,16 +223,6 @@ func TestDaemonRestart(t *testing.T) {
 	}
 }
 
-// freeAddr returns a loopback address with a port free at the time.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 // checkOps checks that /healthz and /readyz answer 200 and that /metrics
 // holds every one of wants (lines or line prefixes).
