@@ -231,6 +231,10 @@ func TestGazetteer(t *testing.T) {
 		{"in Port Stanley", "falkland-islands stanley"},
 		{"BANK OF MONTREAL CUTS PRIME RATE", "canada montreal"},
 		{"Shares Fall In Tokyo", "japan tokyo"},
+		{"flights by Air France resumed", ""},
+		{"analysts at Credit Suisse said", ""},
+		{"the archives of Communist China", "china"},
+		{"in Putin's Russia", "russia"},
 	}
 	for _, tt := range tests {
 		it := &pipeline.Item{Text: tt.text}
