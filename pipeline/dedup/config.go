@@ -32,7 +32,7 @@ type Config struct {
 	// only join stories. Default 20.
 	MinWords int
 	// Jaccard is the estimated shingle Jaccard similarity at or above
-	// which two texts are copies. Default 0.6.
+	// which two texts are copies. Default 0.65.
 	Jaccard float64
 	// Containment is the estimated share of the shorter text's shingles
 	// found in the longer one at or above which the shorter is a copy
@@ -105,7 +105,7 @@ func (c Config) withDefaults() Config {
 		c.MinWords = 20
 	}
 	if c.Jaccard == 0 {
-		c.Jaccard = 0.6
+		c.Jaccard = 0.65
 	}
 	if c.Containment == 0 {
 		c.Containment = 0.8
