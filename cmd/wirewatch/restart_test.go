@@ -223,7 +223,6 @@ func TestDaemonRestart(t *testing.T) {
 	}
 }
 
-
 // checkOps checks that /healthz and /readyz answer 200 and that /metrics
 // holds every one of wants (lines or line prefixes).
 func checkOps(t *testing.T, base string, wants ...string) {
