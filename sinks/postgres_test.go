@@ -327,16 +327,7 @@ func BenchmarkPostgresWrite(b *testing.B) {
 		p.pool.Exec(context.Background(), `DROP SCHEMA wwbench CASCADE`)
 		p.Close()
 	}()
-	items := benchItems(b)
-	i := 0
-	for b.Loop() {
-		it := *items[i%len(items)]
-		it.ID = fmt.Sprintf("item-%d", i)
-		i++
-		if err := p.Write(b.Context(), &it); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchWrites(b, p.Write)
 }
 
 func TestPostgresConfig(t *testing.T) {

@@ -328,17 +328,22 @@ func BenchmarkSQLiteWrite(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer s.Close()
-			items := benchItems(b)
-			i := 0
-			for b.Loop() {
-				it := *items[i%len(items)]
-				it.ID = fmt.Sprintf("item-%d", i)
-				i++
-				if err := s.Write(b.Context(), &it); err != nil {
-					b.Fatal(err)
-				}
-			}
+			benchWrites(b, s.Write)
 		})
+	}
+}
+
+// benchWrites writes a new item per op with write.
+func benchWrites(b *testing.B, write func(context.Context, *pipeline.Item) error) {
+	items := benchItems(b)
+	i := 0
+	for b.Loop() {
+		it := *items[i%len(items)]
+		it.ID = fmt.Sprintf("item-%d", i)
+		i++
+		if err := write(b.Context(), &it); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 
