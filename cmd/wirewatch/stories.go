@@ -69,14 +69,3 @@ func runStories(ctx context.Context, args []string, s stdio) error {
 	}
 	return nil
 }
-
-// count says "1 copy", "2 copies", "0 outlets".
-func count(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	if strings.HasSuffix(noun, "y") {
-		return fmt.Sprintf("%d %sies", n, noun[:len(noun)-1])
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
-}
