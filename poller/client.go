@@ -291,7 +291,7 @@ func (c *client) get(ctx context.Context, fr fetchRequest) (*fetchResponse, erro
 	if err != nil {
 		return nil, fmt.Errorf("request %s: %w", fr.URL, err)
 	}
-	req.Header.Set("User-Agent", c.cfg.userAgent())
+	req.Header.Set("User-Agent", c.cfg.UserAgentHeader())
 	req.Header.Set("Accept", fr.Accept)
 	req.Header.Set("Accept-Encoding", "gzip")
 	if fr.ETag != "" {

@@ -301,8 +301,8 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// userAgent is the User-Agent header value.
-func (c Config) userAgent() string {
+// UserAgentHeader is the User-Agent header value the poller sends.
+func (c Config) UserAgentHeader() string {
 	if c.UserAgent != "" {
 		return c.UserAgent
 	}

@@ -35,6 +35,9 @@ type SQLiteConfig struct {
 	Retention time.Duration `yaml:"retention"`
 }
 
+// DefaultBusyTimeout is SQLiteConfig.BusyTimeout when it is zero.
+const DefaultBusyTimeout = 5 * time.Second
+
 // Validate reports every problem of c, joined.
 func (c SQLiteConfig) Validate() error {
 	var errs []error
@@ -153,7 +156,7 @@ func OpenSQLiteConfig(cfg SQLiteConfig) (*SQLite, error) {
 		return nil, err
 	}
 	if cfg.BusyTimeout == 0 {
-		cfg.BusyTimeout = 5 * time.Second
+		cfg.BusyTimeout = DefaultBusyTimeout
 	}
 	// A file: URI so that '?' or '#' in the path cannot be read as DSN
 	// parameters. _txlock=immediate takes the write lock at BEGIN, so two

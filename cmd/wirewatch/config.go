@@ -8,6 +8,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -232,7 +233,7 @@ func loadConfig(path string, getenv func(string) string) (Config, error) {
 		dec := yaml.NewDecoder(bytes.NewReader(data))
 		dec.KnownFields(true)
 		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-			return cfg, fmt.Errorf("config %s: %w", path, err)
+			return cfg, fmt.Errorf("config %s: %w", path, yamlKeys(err))
 		}
 		cfg.path = path
 	}
@@ -243,6 +244,51 @@ func loadConfig(path string, getenv func(string) string) (Config, error) {
 		return cfg, fmt.Errorf("config %s: %w", path, err)
 	}
 	return cfg, nil
+}
+
+// sectionOf names the config section of each YAML-decoded struct type
+// ("main.NATSConfig" -> "nats."), for messages about unknown keys:
+// yaml.v3 names the Go type.
+var sectionOf = sections(reflect.TypeFor[Config](), "", map[string]string{})
+
+func sections(t reflect.Type, path string, m map[string]string) map[string]string {
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
+		if t.Kind() == reflect.Slice {
+			path = strings.TrimSuffix(path, ".") + "[]."
+		}
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return m
+	}
+	m[t.String()] = path
+	for f := range t.Fields() {
+		if name, _, _ := strings.Cut(f.Tag.Get("yaml"), ","); name != "" && name != "-" && f.IsExported() {
+			sections(f.Type, path+name+".", m)
+		}
+	}
+	return m
+}
+
+var fieldNotFound = regexp.MustCompile(`^(line \d+: )field (\S+) not found in type (\S+)$`)
+
+// yamlKeys rewrites yaml.v3's "field x not found in type main.NATSConfig"
+// as "unknown key nats.x", keeping every other message as it is.
+func yamlKeys(err error) error {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return err
+	}
+	msgs := make([]string, len(te.Errors))
+	for i, m := range te.Errors {
+		msgs[i] = m
+		if g := fieldNotFound.FindStringSubmatch(m); g != nil {
+			if sec, ok := sectionOf[g[3]]; ok {
+				msgs[i] = g[1] + "unknown key " + sec + g[2]
+			}
+		}
+	}
+	return &yaml.TypeError{Errors: msgs}
 }
 
 // envRef is a ${NAME} reference in a feed header value.
@@ -443,6 +489,31 @@ func setInt(dst *int, v int) {
 	if v != 0 {
 		*dst = v
 	}
+}
+
+// resolved returns c with the defaults the daemon applies when it builds
+// the poller, the dedup stage and the sinks filled in, so that
+// 'config check' shows the values that run.
+func (c Config) resolved(ver string) Config {
+	p := c.pollerConfig(ver)
+	c.Poller = PollerConfig{
+		UserAgent: p.UserAgentHeader(), DefaultInterval: p.DefaultInterval, MinInterval: p.MinInterval,
+		MaxInterval: p.MaxInterval, Concurrency: p.Concurrency, PerHostConcurrency: p.PerHostConcurrency,
+		PerHostGap: p.PerHostGap, PerProcessHostGap: p.PerProcessHostGap, Timeout: p.TotalTimeout,
+		MaxBody: ByteSize(p.MaxBody), MaxRedirects: p.MaxRedirects, AllowPrivateNetworks: p.AllowPrivateNetworks,
+		LeaseTTL: p.LeaseTTL,
+	}
+	d := c.Dedup.dedupConfig(c.NATS.Replicas).WithDefaults()
+	c.Dedup = DedupConfig{
+		Window: d.Window, Workers: c.Dedup.Workers, KeepIDs: d.KeepIDs, MinWords: d.MinWords, Jaccard: d.Jaccard,
+		Containment: d.Containment, StoryThreshold: d.StoryThreshold, HeadlineThreshold: d.HeadlineThreshold,
+		MergeThreshold: d.MergeThreshold, SeedWeight: d.SeedWeight, LeadWords: d.LeadWords,
+		TitleWeight: d.TitleWeight, EntityWeight: d.EntityWeight,
+	}
+	if c.Sinks.SQLite.Path != "" && c.Sinks.SQLite.BusyTimeout == 0 {
+		c.Sinks.SQLite.BusyTimeout = sinks.DefaultBusyTimeout
+	}
+	return c
 }
 
 // redacted returns a copy safe to print: credentials and URL passwords

@@ -14,18 +14,19 @@ const configSynopsis = `config check [-c wirewatch.yaml]
 
 Loads the config file (unknown keys are errors), applies WIREWATCH_*
 environment overrides, validates it and the rule files it names, prints the
-resolved config with secrets redacted, and exits non-zero on any problem.`
+resolved config (every default filled in) with secrets redacted, and exits
+non-zero on any problem.`
 
 func runConfig(_ context.Context, args []string, s stdio) error {
+	fs := newFlagSet("config check", configSynopsis, s)
+	cfgPath := fs.String("c", s.getenv("WIREWATCH_CONFIG"), "config file (env WIREWATCH_CONFIG)")
 	if len(args) == 0 || args[0] != "check" {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			newFlagSet("config check", configSynopsis, s).Usage()
+			fs.Usage()
 			return nil
 		}
 		return errors.New("config: usage: wirewatch config check [-c FILE]")
 	}
-	fs := newFlagSet("config check", configSynopsis, s)
-	cfgPath := fs.String("c", s.getenv("WIREWATCH_CONFIG"), "config file (env WIREWATCH_CONFIG)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -37,7 +38,7 @@ func runConfig(_ context.Context, args []string, s stdio) error {
 	if _, err := tag.Load(cfg.Rules...); err != nil {
 		problems = errors.Join(problems, err)
 	}
-	out, err := yaml.Marshal(cfg.redacted())
+	out, err := yaml.Marshal(cfg.resolved(buildVersion()).redacted())
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/wirewatch/wirewatch/pipeline"
 	"github.com/wirewatch/wirewatch/pipeline/dedup"
+	"github.com/wirewatch/wirewatch/pipeline/tag"
 )
 
 const subscribeSynopsis = `subscribe [flags] PATTERN...
@@ -25,7 +26,8 @@ const subscribeSynopsis = `subscribe [flags] PATTERN...
 Prints tagged items live from a running wirewatch (its embedded server's
 listener, or the cluster given by --nats-url). A PATTERN is a tag name
 (alaska-summit), an entity as kind.id (person.zelensky), or a NATS subject
-pattern below the prefix (items.tag.>, items.entity.place.*). Wildcards *
+pattern below the prefix (items.tag.>, items.entity.place.*); items.tagged
+prints every tagged first copy, items.tagged.> the copies too. Wildcards *
 and > work in every form. Each item is printed once per subscription even
 when several patterns match it.
 
@@ -55,21 +57,20 @@ func runSubscribe(ctx context.Context, args []string, s stdio) error {
 		return err
 	}
 	filters := make([]string, 0, fs.NArg())
-	stories := 0
+	stream := ""
 	for _, p := range fs.Args() {
 		f := subscribeSubject(subj, p)
-		if strings.HasPrefix(f, subj.Prefix()+"stories.") {
-			stories++
+		st, err := subscribeStream(subj, f)
+		if err != nil {
+			return fmt.Errorf("subscribe: pattern %q: %w", p, err)
 		}
+		if stream != "" && st != stream {
+			return errors.New("subscribe: give item patterns or story patterns (stories.…), not both, and items.tagged on its own")
+		}
+		stream = st
 		filters = append(filters, f)
 	}
-	if stories > 0 && stories < len(filters) {
-		return errors.New("subscribe: give item patterns or story patterns (stories.…), not both")
-	}
-	stream := subj.StreamTags()
-	if stories > 0 {
-		stream = subj.StreamStories()
-	}
+	stories := stream == subj.StreamStories()
 	opts := []nats.Option{nats.Name("wirewatch subscribe")}
 	if *creds != "" {
 		opts = append(opts, nats.UserCredentials(*creds))
@@ -98,10 +99,35 @@ func runSubscribe(ctx context.Context, args []string, s stdio) error {
 		return fmt.Errorf("subscribe: stream %s: %w", stream, err)
 	}
 	fmt.Fprintf(s.err, "subscribed to %s\n", strings.Join(filters, ", "))
-	if stories > 0 {
+	if stories {
 		return printStoryEvents(ctx, cons, s.out, *asJSON, *limit)
 	}
 	return printItems(ctx, cons, s.out, *asJSON, *limit)
+}
+
+// subscribeStream returns the stream that holds subject filter f: tag and
+// entity subjects, stories, or every tagged item (items.tagged and
+// items.tagged.duplicate). Other subjects (work queues, dead letters) are
+// not for subscribers; the error says what is.
+func subscribeStream(subj pipeline.Subjects, f string) (string, error) {
+	rest := strings.TrimPrefix(f, subj.Prefix())
+	under := func(root string) bool { return rest == root || strings.HasPrefix(rest, root+".") }
+	switch {
+	case under("items.tag"), rest == "items.entity":
+		return subj.StreamTags(), nil
+	case strings.HasPrefix(rest, "items.entity."):
+		kind, _, _ := strings.Cut(strings.TrimPrefix(rest, "items.entity."), ".")
+		switch kind {
+		case tag.KindPerson, tag.KindPlace, tag.KindOrg, tag.KindOther, "*", ">":
+			return subj.StreamTags(), nil
+		}
+		return "", fmt.Errorf("no entity kind %q (person, place, org or other; a tag name has no dot)", kind)
+	case under("stories"):
+		return subj.StreamStories(), nil
+	case under("items.tagged"):
+		return subj.StreamTagged(), nil
+	}
+	return "", errors.New("not a subject for subscribers: give a tag, an entity kind.id, items.tag.…, items.entity.…, items.tagged or stories.… (use 'nats sub' for the pipeline's internal subjects)")
 }
 
 // subscribeSubject turns a user's pattern into a subject filter.

@@ -31,14 +31,10 @@ flags:
 
 // runTags implements "wirewatch tags".
 func runTags(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stderr, tagsUsage)
-		if len(args) == 0 {
-			return errors.New("tags: want a subcommand: test or list")
-		}
-		return nil
+	sub := "test"
+	if len(args) > 0 {
+		sub = args[0]
 	}
-	sub := args[0]
 	fs := flag.NewFlagSet("tags "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var rules stringList
@@ -51,6 +47,13 @@ func runTags(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	fs.Usage = func() {
 		fmt.Fprint(stderr, tagsUsage)
 		fs.PrintDefaults()
+	}
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fs.Usage()
+		if len(args) == 0 {
+			return errors.New("tags: want a subcommand: test or list")
+		}
+		return nil
 	}
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

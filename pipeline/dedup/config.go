@@ -89,6 +89,10 @@ const (
 	DefaultRedeliveryWindow = 24 * time.Hour
 )
 
+// WithDefaults returns c with every zero field set to the default the
+// engine runs with.
+func (c Config) WithDefaults() Config { return c.withDefaults() }
+
 // withDefaults returns c with every zero field set to its default.
 func (c Config) withDefaults() Config {
 	if c.Window == 0 {
