@@ -18,7 +18,7 @@ import (
 	"github.com/wirewatch/wirewatch/poller"
 )
 
-const feedsSynopsis = `feeds [list|import FILE.opml|export|discover URL] [flags]
+const feedsSynopsis = `feeds [list|import FILE.opml|export|discover URL|preview URL|NAME] [flags]
 
   list             each feed's health: ok / new / backing off / held / gone,
                    failing since, last error, next poll (reads the feed state
