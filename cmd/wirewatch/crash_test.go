@@ -1,0 +1,240 @@
+package main
+
+import (
+	"bytes"
+	"database/sql"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/wirewatch/wirewatch/pipeline"
+	"github.com/wirewatch/wirewatch/poller"
+)
+
+// crashChildEnv, when set, makes TestCrashChild run the daemon with the
+// config file it names: the test binary is its own daemon process, so the
+// parent can kill it with SIGKILL.
+const crashChildEnv = "WIREWATCH_TEST_CRASH_CONFIG"
+
+// TestCrashChild is the daemon process of TestCrashRecovery; it skips
+// when run on its own.
+func TestCrashChild(t *testing.T) {
+	path := os.Getenv(crashChildEnv)
+	if path == "" {
+		t.Skip("the daemon process of TestCrashRecovery")
+	}
+	s := stdio{in: os.Stdin, out: os.Stdout, err: os.Stderr, getenv: os.Getenv}
+	if err := run(t.Context(), []string{"run", "-c", path}, s); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCrashRecovery kills the daemon with SIGKILL twice while it polls,
+// deduplicates and stores a steady flow of items, restarts it on the same
+// data dir each time, and checks that the sinks end up with every item
+// exactly once and every copy pointing at its original: a crash at any
+// point loses nothing and writes nothing twice.
+func TestCrashRecovery(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the daemon as a process three times")
+	}
+	const (
+		nFeeds  = 48
+		perFeed = 25
+		total   = nFeeds * perFeed
+	)
+	// Every item has its own text, except that item 0 of feed f+1 is an
+	// exact copy of item 1 of feed f.
+	r := rand.New(rand.NewPCG(7, 7))
+	vocab := make([]string, 800)
+	for i := range vocab {
+		vocab[i] = fmt.Sprintf("w%03dx%c", i, 'a'+rune(r.IntN(26)))
+	}
+	base := time.Date(2025, 8, 15, 6, 0, 0, 0, time.UTC)
+	feeds := map[string]string{}
+	pairs := map[string]string{} // guid -> guid of its exact copy, both ways
+	var prevText string
+	for f := range nFeeds {
+		items := make([]rssItem, perFeed)
+		for i := range items {
+			words := make([]string, 40)
+			for k := range words {
+				words[k] = vocab[r.IntN(len(vocab))]
+			}
+			guid := fmt.Sprintf("f%02d-i%02d", f, i)
+			items[i] = rssItem{guid, "Report " + guid, strings.Join(words, " ") + ".",
+				base.Add(time.Duration(f*perFeed+i) * time.Minute).Format(time.RFC1123)}
+		}
+		if f > 0 {
+			items[0].text = prevText
+			orig := fmt.Sprintf("f%02d-i01", f-1)
+			pairs[items[0].guid], pairs[orig] = orig, items[0].guid
+		}
+		prevText = items[1].text
+		feeds[fmt.Sprintf("feed%02d", f)] = rss(items...)
+	}
+	fsrv := &feedServer{feeds: feeds, hits: map[string]int{}}
+	srvURL := newTestHTTP(t, fsrv)
+
+	dir := t.TempDir()
+	out := filepath.Join(dir, "items.jsonl")
+	cfg := defaultConfig(env(nil))
+	cfg.NATS.DataDir = filepath.Join(dir, "nats")
+	cfg.NATS.Listen = ""
+	cfg.HTTP.Listen = ""
+	cfg.Rules = []string{mustAbs(t, "../../testdata/rules/summit.yaml")}
+	cfg.Sinks.JSONL.Path = out
+	cfg.Sinks.SQLite.Path = filepath.Join(dir, "items.db")
+	cfg.Poller.AllowPrivateNetworks = true
+	cfg.Poller.DefaultInterval = 2 * time.Second
+	cfg.Poller.MinInterval = time.Second
+	// One host: the gap spreads the feeds over about five seconds, so
+	// the kills land while items flow.
+	cfg.Poller.PerHostGap = 100 * time.Millisecond
+	cfg.Log.Summary = 0
+	for name := range feeds {
+		cfg.Feeds = append(cfg.Feeds, poller.Feed{Name: name, URL: srvURL + "/" + name})
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "wirewatch.yaml")
+	data, err := yaml.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfgPath, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	start := func(run int) *exec.Cmd {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.v")
+		cmd.Env = append(os.Environ(), crashChildEnv+"="+cfgPath)
+		logf, err := os.Create(filepath.Join(dir, fmt.Sprintf("daemon-%d.log", run)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { logf.Close() })
+		cmd.Stdout, cmd.Stderr = logf, logf
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		return cmd
+	}
+	dumpLogs := func() {
+		logs, _ := filepath.Glob(filepath.Join(dir, "daemon-*.log"))
+		for _, l := range logs {
+			b, _ := os.ReadFile(l)
+			t.Logf("%s:\n%s", filepath.Base(l), b)
+		}
+	}
+	// Two runs killed part-way, at about a quarter and at about half of
+	// the items stored.
+	for run, at := range []int{total / 4, total / 2} {
+		cmd := start(run)
+		n := waitComplete(t, out, at, dumpLogs)
+		if err := cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		cmd.Wait()
+		t.Logf("run %d killed with %d of %d items stored", run, n, total)
+		if n >= total {
+			t.Fatalf("every item was stored before the kill: the test did not crash mid-flow")
+		}
+	}
+	// The third run finishes the work and stops cleanly; several more
+	// poll rounds must add nothing.
+	cmd := start(2)
+	waitComplete(t, out, total, dumpLogs)
+	fsrv.mu.Lock()
+	before := fsrv.hits["feed00"]
+	fsrv.mu.Unlock()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		fsrv.mu.Lock()
+		n := fsrv.hits["feed00"]
+		fsrv.mu.Unlock()
+		if n >= before+2 {
+			break
+		}
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		dumpLogs()
+		t.Fatalf("daemon after SIGINT: %v", err)
+	}
+
+	items := readJSONL(t, out)
+	byGUID := map[string]pipeline.Item{}
+	for _, it := range items {
+		if _, dup := byGUID[it.GUID]; dup {
+			t.Errorf("item %s written twice to the JSONL sink", it.GUID)
+		}
+		byGUID[it.GUID] = it
+	}
+	if len(items) != total || len(byGUID) != total {
+		t.Errorf("JSONL holds %d lines, %d distinct items; want %d", len(items), len(byGUID), total)
+	}
+	// Of each pair, the one seen second is the copy of the other.
+	for guid, it := range byGUID {
+		other, paired := pairs[guid]
+		switch {
+		case !paired && it.DuplicateOf != "":
+			t.Errorf("%s marked as a copy of %s", guid, it.DuplicateOf)
+		case paired && it.DuplicateOf == "" && byGUID[other].DuplicateOf != it.ID:
+			t.Errorf("%s and %s (the same text) are both first copies", guid, other)
+		case paired && it.DuplicateOf != "" && (it.DuplicateOf != byGUID[other].ID || it.DupKind != pipeline.DupExact):
+			t.Errorf("%s: duplicate_of=%q dup_kind=%q, want %s (%s) exact", guid, it.DuplicateOf, it.DupKind, byGUID[other].ID, other)
+		}
+	}
+	db, err := sql.Open("sqlite", cfg.Sinks.SQLite.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var rows, copies int
+	if err := db.QueryRow(`SELECT count(*), count(duplicate_of) FROM items`).Scan(&rows, &copies); err != nil {
+		t.Fatal(err)
+	}
+	if rows != total || copies != len(pairs)/2 {
+		t.Errorf("SQLite holds %d items, %d copies; want %d and %d", rows, copies, total, len(pairs)/2)
+	}
+}
+
+// waitComplete waits until the JSONL file at path holds want complete
+// lines (a line being written, or torn by a kill, does not count) and
+// returns how many it holds; it calls onFail (to print the daemon's logs)
+// before failing.
+func waitComplete(t *testing.T, path string, want int, onFail func()) int {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		b, _ := os.ReadFile(path)
+		if n := bytes.Count(b, []byte("\n")); n >= want {
+			return n
+		}
+		if time.Now().After(deadline) {
+			onFail()
+			t.Fatalf("%s has %d lines after 90s, want %d", path, bytes.Count(b, []byte("\n")), want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func mustAbs(t *testing.T, p string) string {
+	t.Helper()
+	a, err := filepath.Abs(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
