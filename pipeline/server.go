@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"time"
 
@@ -42,8 +43,9 @@ type ServerConfig struct {
 // Server is an embedded nats-server with JetStream enabled.
 // Shutdown stops it; it is safe for concurrent use.
 type Server struct {
-	ns  *server.Server
-	cfg ServerConfig
+	ns   *server.Server
+	cfg  ServerConfig
+	lock *os.File // the data dir lock, released at Shutdown
 }
 
 // StartServer starts an embedded NATS server with JetStream and waits until
@@ -62,6 +64,22 @@ func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 	if cfg.MaxMemory == 0 {
 		cfg.MaxMemory = 64 << 20
 	}
+	lock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("embedded nats: %w", err)
+	}
+	srv, err := startServer(ctx, cfg)
+	if err != nil {
+		if lock != nil {
+			lock.Close()
+		}
+		return nil, err
+	}
+	srv.lock = lock
+	return srv, nil
+}
+
+func startServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 	opts := &server.Options{
 		ServerName:         cfg.Name,
 		JetStream:          true,
@@ -80,6 +98,12 @@ func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 		opts.Host, opts.Port = host, port
 		if port == 0 {
 			opts.Port = server.RANDOM_PORT
+		} else if ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port))); err != nil {
+			// nats-server would log this and then never become ready:
+			// say it at once, naming the setting.
+			return nil, fmt.Errorf("embedded nats: client listener %s (nats.listen, --listen): %w", cfg.Listen, err)
+		} else {
+			ln.Close()
 		}
 	}
 	if cfg.ClusterListen != "" {
@@ -110,7 +134,7 @@ func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 	}
 	if !ns.ReadyForConnections(deadline) {
 		ns.Shutdown()
-		return nil, fmt.Errorf("embedded nats: not ready after %s (data dir %s)", deadline, cfg.DataDir)
+		return nil, fmt.Errorf("embedded nats: not ready after %s (data dir %s; the server's errors are logged above)", deadline, cfg.DataDir)
 	}
 	return &Server{ns: ns, cfg: cfg}, nil
 }
@@ -152,6 +176,9 @@ func (s *Server) ClusterURL() string {
 func (s *Server) Shutdown() {
 	s.ns.Shutdown()
 	s.ns.WaitForShutdown()
+	if s.lock != nil {
+		s.lock.Close()
+	}
 }
 
 func splitHostPort(hp string) (string, int, error) {
