@@ -20,14 +20,20 @@ non-zero on any problem.`
 func runConfig(_ context.Context, args []string, s stdio) error {
 	fs := newFlagSet("config check", configSynopsis, s)
 	cfgPath := fs.String("c", s.getenv("WIREWATCH_CONFIG"), "config file (env WIREWATCH_CONFIG)")
-	if len(args) == 0 || args[0] != "check" {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			fs.Usage()
-			return nil
-		}
-		return errors.New("config: usage: wirewatch config check [-c FILE]")
+	pos, err := fs.parse(args)
+	if err != nil {
+		return err
 	}
-	if err := fs.Parse(args[1:]); err != nil {
+	switch {
+	case len(pos) == 0:
+		return &usageError{cmd: "config", err: errors.New("config: want the subcommand check: wirewatch config check [-c FILE]")}
+	case pos[0] != "check":
+		if h := configHint(pos[0]); h != "" {
+			return &usageError{cmd: "config", err: fmt.Errorf("config: unknown subcommand %q (to check it: wirewatch config check -c %s)", pos[0], pos[0])}
+		}
+		return &usageError{cmd: "config", err: fmt.Errorf("config: unknown subcommand %q (want check)", pos[0])}
+	}
+	if err := fs.noArgs(pos[1:], configHint); err != nil {
 		return err
 	}
 	cfg, err := loadConfig(*cfgPath, s.getenv)

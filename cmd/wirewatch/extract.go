@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -14,58 +13,45 @@ import (
 	"github.com/wirewatch/wirewatch/parser"
 )
 
-const extractUsage = `usage: wirewatch extract [--url U] [--fragment] [FILE]
-       wirewatch extract --batch IN_DIR OUT_DIR
+const extractSynopsis = `extract [--url U] [--content-type CT] [--fragment] [--title] [FILE]
+       wirewatch extract --batch [--fragment] IN_DIR OUT_DIR
 
 Prints the body text wirewatch keeps from an article page (or, with
 --fragment, from a feed item's HTML content) read from FILE or stdin.
-
 --batch extracts every IN_DIR/<id>.html to OUT_DIR/<id>.txt in one process;
 IN_DIR/urls.tsv (id<TAB>url), when present, gives each page's URL. This is
-the batch convention of tools/extract-eval.
-
-flags:
-`
+the batch convention of tools/extract-eval.`
 
 // runExtract implements "wirewatch extract". stdin is read when no FILE is
-// given; the text goes to stdout, help and diagnostics to stderr.
+// given; the text goes to stdout, help to stdout, diagnostics to stderr.
 func runExtract(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("extract", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("extract", extractSynopsis, stdio{in: stdin, out: stdout, err: stderr})
 	pageURL := fs.String("url", "", "the page's `URL` (for diagnostics; default: $PAGE_URL)")
 	fragment := fs.Bool("fragment", false, "treat the input as a feed HTML fragment, not a full page")
 	contentType := fs.String("content-type", "", "the HTTP Content-Type of the page, for its charset")
 	batch := fs.Bool("batch", false, "extract IN_DIR/*.html into OUT_DIR/*.txt")
 	showTitle := fs.Bool("title", false, "print the title and language before the text")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, extractUsage)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
+	pos, err := fs.parse(args)
+	if err != nil {
 		return err
 	}
 	if *batch {
-		if fs.NArg() != 2 {
-			fs.Usage()
-			return errors.New("extract --batch: want IN_DIR OUT_DIR")
+		if len(pos) != 2 {
+			return fs.usageErr("--batch: want IN_DIR OUT_DIR, got %d arguments", len(pos))
 		}
-		return extractBatch(ctx, fs.Arg(0), fs.Arg(1), *fragment)
+		return extractBatch(ctx, pos[0], pos[1], *fragment)
 	}
-	if fs.NArg() > 1 {
-		fs.Usage()
-		return errors.New("extract: at most one FILE")
+	if len(pos) > 1 {
+		return fs.usageErr("unexpected argument %q (at most one FILE; --batch IN_DIR OUT_DIR extracts many)", pos[1])
 	}
 	in, name := stdin, "stdin"
-	if fs.NArg() == 1 {
-		f, err := os.Open(fs.Arg(0))
+	if len(pos) == 1 {
+		f, err := os.Open(pos[0])
 		if err != nil {
 			return fmt.Errorf("extract: %w", err)
 		}
 		defer f.Close()
-		in, name = f, fs.Arg(0)
+		in, name = f, pos[0]
 	}
 	page, err := io.ReadAll(io.LimitReader(in, parser.MaxPageSize))
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -18,7 +19,7 @@ import (
 	"github.com/wirewatch/wirewatch/poller"
 )
 
-const feedsSynopsis = `feeds [list|import FILE.opml|export|discover URL|preview URL|NAME] [flags]
+const feedsSynopsis = `feeds [list | import FILE.opml | export | discover URL | preview URL|NAME] [flags]
 
   list             each feed's health: ok / new / backing off / held / gone,
                    failing since, last error, next poll (reads the feed state
@@ -36,18 +37,54 @@ const feedsSynopsis = `feeds [list|import FILE.opml|export|discover URL|preview 
 // runFeeds is 'wirewatch feeds'.
 func runFeeds(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	s := stdio{in: stdin, out: stdout, err: stderr, getenv: os.Getenv}
-	sub := "list"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		sub, args = args[0], args[1:]
-	}
-	fs := newFlagSet("feeds "+sub, feedsSynopsis, s)
-	cfgPath := fs.String("c", s.getenv("WIREWATCH_CONFIG"), "config file (env WIREWATCH_CONFIG)")
-	natsURL := fs.String("nats-url", "", "NATS server of a running wirewatch (list)")
-	dataDir := fs.String("data-dir", "", "embedded server data dir, when no daemon runs (list)")
+	fs := newFlagSet("feeds", feedsSynopsis, s)
+	cfgPath := fs.String("c", s.getenv("WIREWATCH_CONFIG"), "config `file` (env WIREWATCH_CONFIG)")
+	natsURL := fs.String("nats-url", "", "NATS server `URL` of a running wirewatch (list)")
+	dataDir := fs.String("data-dir", "", "embedded server data `dir`, when no daemon runs (list)")
 	limit := fs.Int("n", 10, "items to print (preview)")
 	asJSON := fs.Bool("json", false, "print the parsed items as JSON lines (preview)")
-	if err := fs.Parse(args); err != nil {
+	pos, err := fs.parse(args)
+	if err != nil {
 		return err
+	}
+	sub := "list"
+	if len(pos) > 0 {
+		sub, pos = pos[0], pos[1:]
+	}
+	// want checks the arguments of sub before anything is loaded.
+	want := func(n int, what string) error {
+		switch {
+		case n == 0:
+			return fs.noArgs(pos, configHint)
+		case len(pos) != n:
+			return fs.usageErr("%s: want %s, got %d arguments", sub, what, len(pos))
+		}
+		return nil
+	}
+	switch sub {
+	case "list", "export":
+		err = want(0, "")
+	case "import":
+		err = want(1, "one OPML file (or - for standard input)")
+	case "discover":
+		err = want(1, "one URL")
+	case "preview":
+		err = want(1, "one URL or configured feed name")
+	default:
+		hint := ""
+		switch {
+		case configHint(sub) != "":
+			hint = "; give the config file with -c"
+		case strings.HasPrefix(sub, "http://") || strings.HasPrefix(sub, "https://"):
+			hint = "; to fetch it: wirewatch feeds preview " + sub
+		}
+		err = fs.usageErr("unknown subcommand %q (want list, import, export, discover or preview%s)", sub, hint)
+	}
+	if err != nil {
+		return err
+	}
+	if *limit < 0 {
+		return fs.usageErr("-n %d: want 0 or more", *limit)
 	}
 	cfg, err := loadConfig(*cfgPath, s.getenv)
 	if err != nil {
@@ -55,24 +92,18 @@ func runFeeds(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	switch sub {
 	case "list":
-		return feedsList(ctx, cfg, *natsURL, *dataDir, stdout, stderr)
+		return feedsList(ctx, cfg, *cfgPath != "", *natsURL, *dataDir, stdout, stderr)
 	case "import":
-		if fs.NArg() != 1 {
-			return errors.New("feeds import: want one OPML file (or -)")
-		}
-		return feedsImport(fs.Arg(0), stdin, stdout)
+		return feedsImport(pos[0], stdin, stdout)
 	case "export":
 		return poller.WriteOPML(stdout, "wirewatch feeds", cfg.Feeds)
 	case "discover":
-		if fs.NArg() != 1 {
-			return errors.New("feeds discover: want one URL")
-		}
-		found, err := poller.Discover(ctx, cfg.pollerConfig(buildVersion()), fs.Arg(0))
+		found, err := poller.Discover(ctx, cfg.pollerConfig(buildVersion()), pos[0])
 		if err != nil {
 			return err
 		}
 		if len(found) == 0 {
-			return fmt.Errorf("feeds discover: no feed found at %s", fs.Arg(0))
+			return fmt.Errorf("feeds discover: no feed found at %s", pos[0])
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "URL\tTYPE\tFOUND BY\tTITLE")
@@ -80,14 +111,8 @@ func runFeeds(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", d.URL, d.Type, d.Source, d.Title)
 		}
 		return tw.Flush()
-	case "preview":
-		if fs.NArg() != 1 {
-			return errors.New("feeds preview: want one URL or configured feed name")
-		}
-		return feedsPreview(ctx, cfg, fs.Arg(0), *limit, *asJSON, stdout)
-	default:
-		fs.Usage()
-		return fmt.Errorf("feeds: unknown subcommand %q", sub)
+	default: // preview
+		return feedsPreview(ctx, cfg, pos[0], *limit, *asJSON, stdout)
 	}
 }
 
@@ -120,34 +145,76 @@ func feedsImport(path string, stdin io.Reader, stdout io.Writer) error {
 }
 
 // feedsList prints the health of every configured feed and of every feed
-// with stored state.
-func feedsList(ctx context.Context, cfg Config, natsURL, dataDir string, stdout, stderr io.Writer) error {
+// with stored state. The state comes from, in order: --nats-url, --data-dir,
+// the config's nats.url, else the running daemon's listener (nats.listen)
+// or, when none answers there, the embedded server's data dir. It says on
+// stderr which one it read, and it never creates a data dir: one without
+// state is an error, not an empty table. cfgGiven says whether the feeds
+// came from a config file (stored feeds not in it are then marked).
+func feedsList(ctx context.Context, cfg Config, cfgGiven bool, natsURL, dataDir string, stdout, stderr io.Writer) error {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	nc := cfg.NATS
+	var from string
 	switch {
 	case natsURL != "":
-		nc.URL = natsURL
+		nc.URL, from = natsURL, "the NATS server at "+redactURL(natsURL)+" (--nats-url)"
 	case dataDir != "":
+		if err := checkStateDir(dataDir); err != nil {
+			return fmt.Errorf("feeds list: --data-dir %s %w", dataDir, err)
+		}
 		nc.URL, nc.DataDir, nc.Listen = "", dataDir, ""
-	case nc.URL == "" && nc.Listen != "":
-		// A running daemon owns the data dir: ask its listener first.
-		try := nc
-		try.URL = "nats://" + nc.Listen
-		if b, err := openBroker(ctx, try, "feeds", log); err == nil {
-			defer b.Close()
-			return printStates(ctx, b, cfg, stdout)
+		from = "the data dir " + dataDir + " (--data-dir)"
+	case nc.URL != "":
+		from = "the NATS server at " + redactURL(nc.URL) + " (nats.url)"
+	default:
+		tried := "no daemon listener (nats.listen is off)"
+		if nc.Listen != "" {
+			// A running daemon owns the data dir: ask its listener first.
+			try := nc
+			try.URL = "nats://" + nc.Listen
+			b, err := openBroker(ctx, try, "feeds", slog.New(slog.DiscardHandler))
+			if err == nil {
+				defer b.Close()
+				fmt.Fprintf(stderr, "feed state from the daemon at %s\n", try.URL)
+				return printStates(ctx, b, cfg, cfgGiven, stdout)
+			}
+			tried = "no wirewatch daemon answered at " + try.URL
+		}
+		if err := checkStateDir(nc.DataDir); err != nil {
+			return fmt.Errorf("feeds list: %s and the data dir %s %v; start the daemon ('wirewatch run'), "+
+				"or give --nats-url (a running wirewatch or cluster) or --data-dir (a stopped daemon's nats.data_dir)", tried, nc.DataDir, err)
 		}
 		nc.Listen = ""
+		from = "the data dir " + nc.DataDir + " (" + tried + ")"
 	}
 	b, err := openBroker(ctx, nc, "feeds", log)
 	if err != nil {
 		return fmt.Errorf("feeds list: %w", err)
 	}
 	defer b.Close()
-	return printStates(ctx, b, cfg, stdout)
+	fmt.Fprintf(stderr, "feed state from %s\n", from)
+	return printStates(ctx, b, cfg, cfgGiven, stdout)
 }
 
-func printStates(ctx context.Context, b *broker, cfg Config, stdout io.Writer) error {
+// checkStateDir says why dir holds no embedded server state ("does not
+// exist"), or returns nil.
+func checkStateDir(dir string) error {
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return errors.New("does not exist")
+	case err != nil:
+		return fmt.Errorf("cannot be read: %w", err)
+	case !st.IsDir():
+		return errors.New("is not a directory")
+	}
+	if st, err := os.Stat(filepath.Join(dir, "jetstream")); err != nil || !st.IsDir() {
+		return errors.New("holds no wirewatch state (no jetstream directory)")
+	}
+	return nil
+}
+
+func printStates(ctx context.Context, b *broker, cfg Config, cfgGiven bool, stdout io.Writer) error {
 	subj, err := pipeline.NewSubjects(cfg.NATS.Prefix)
 	if err != nil {
 		return err
@@ -156,13 +223,17 @@ func printStates(ctx context.Context, b *broker, cfg Config, stdout io.Writer) e
 	if err != nil {
 		return fmt.Errorf("feeds list: %w", err)
 	}
-	writeStates(stdout, cfg.Feeds, states, time.Now())
+	note := ""
+	if cfgGiven {
+		note = " (not in config)"
+	}
+	writeStates(stdout, cfg.Feeds, states, note, time.Now())
 	return nil
 }
 
 // writeStates renders the feeds table: configured feeds in config order,
-// then stored feeds no longer configured.
-func writeStates(w io.Writer, feeds []poller.Feed, states []poller.FeedState, now time.Time) {
+// then stored feeds no longer configured, marked with note.
+func writeStates(w io.Writer, feeds []poller.Feed, states []poller.FeedState, note string, now time.Time) {
 	byName := make(map[string]poller.FeedState, len(states))
 	for _, st := range states {
 		byName[st.Name] = st
@@ -194,7 +265,7 @@ func writeStates(w io.Writer, feeds []poller.Feed, states []poller.FeedState, no
 	}
 	for _, st := range states {
 		if _, left := byName[st.Name]; left {
-			row(st.Name, st, true, " (not in config)")
+			row(st.Name, st, true, note)
 		}
 	}
 	tw.Flush()

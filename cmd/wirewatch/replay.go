@@ -30,7 +30,8 @@ import (
 	"github.com/wirewatch/wirewatch/sinks"
 )
 
-const replaySynopsis = `replay [--feeds DIR] [--out FILE.jsonl] [--rules FILE]... [--json]
+const replaySynopsis = `replay [--feeds DIR] [--out FILE.jsonl] [--db FILE.db] [--rules FILE]... [--json]
+                [--data-dir DIR] [--concurrency N] [--log-level LEVEL]
 
 Serves the feed files in DIR over a local HTTP server, polls them through the
 real poller and runs the whole pipeline (embedded NATS, dedup, tagging, sinks)
@@ -47,21 +48,36 @@ type replayFeed struct {
 
 func runReplay(ctx context.Context, args []string, s stdio) error {
 	fs := newFlagSet("replay", replaySynopsis, s)
-	feedsDir := fs.String("feeds", "testdata/feeds", "directory of feed files to replay")
-	out := fs.String("out", "", "write every item, one JSON object per line, to this file (replaced)")
-	db := fs.String("db", "", "also store every item in this SQLite database (replaced), e.g. for 'wirewatch stories'")
+	feedsDir := fs.String("feeds", "testdata/feeds", "`dir`ectory of feed files to replay")
+	out := fs.String("out", "", "write every item, one JSON object per line, to this `file` (replaced; refused if it holds something else)")
+	db := fs.String("db", "", "also store every item in this SQLite database `file` (replaced; refused if not SQLite), e.g. for 'wirewatch stories'")
 	var rules stringList
-	fs.Var(&rules, "rules", "rule file or directory (repeatable; default testdata/rules/summit.yaml)")
-	dataDir := fs.String("data-dir", "", "keep the embedded NATS data here (default: a temporary directory, removed)")
+	fs.Var(&rules, "rules", "rule `file` or directory (repeatable; default testdata/rules/summit.yaml)")
+	dataDir := fs.String("data-dir", "", "keep the embedded NATS data in this `dir` (default: a temporary directory, removed)")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
-	logLevel := fs.String("log-level", "warn", "log level: debug, info, warn, error")
-	concurrency := fs.Int("concurrency", 16, "feeds fetched at once")
-	if err := fs.Parse(args); err != nil {
+	logLevel := fs.String("log-level", "warn", "log `level`: debug, info, warn, error")
+	concurrency := fs.Int("concurrency", 16, "feeds fetched at once (at least 1)")
+	pos, err := fs.parse(args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return fmt.Errorf("replay: unexpected argument %q", fs.Arg(0))
+	if err := fs.noArgs(pos, replayHint); err != nil {
+		return err
+	}
+	if err := checkLogLevel(*logLevel); err != nil {
+		return fs.usageErr("--log-level %v", err)
+	}
+	if *concurrency < 1 {
+		return fs.usageErr("--concurrency %d: want at least 1", *concurrency)
+	}
+	if *out != "" && *out == *db {
+		return fs.usageErr("--out and --db are both %s: give two files", *out)
+	}
+	if err := checkReplaceable("--out", *out, isJSONL); err != nil {
+		return fmt.Errorf("replay: %w", err)
+	}
+	if err := checkReplaceable("--db", *db, isSQLite); err != nil {
+		return fmt.Errorf("replay: %w", err)
 	}
 	log := newLogger(LogConfig{Level: *logLevel}, s.err)
 	if len(rules) == 0 {
@@ -532,6 +548,93 @@ func (s *summary) print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "elapsed:      %s\n", s.Elapsed)
 }
+
+// replayHint says what a stray word of replay was likely meant for.
+func replayHint(w string) string {
+	if st, err := os.Stat(w); err == nil && st.IsDir() {
+		return "give a directory of feed files with --feeds"
+	}
+	switch strings.ToLower(filepath.Ext(w)) {
+	case ".jsonl", ".ndjson":
+		return "give the output file with --out"
+	case ".db", ".sqlite", ".sqlite3":
+		return "give the SQLite file with --db"
+	case ".yaml", ".yml":
+		return "give rule files with --rules"
+	}
+	return ""
+}
+
+// checkLogLevel accepts the levels the config's log.level accepts.
+func checkLogLevel(v string) error {
+	switch strings.ToLower(v) {
+	case "debug", "info", "warn", "error":
+		return nil
+	}
+	return fmt.Errorf("%q: want debug, info, warn or error", v)
+}
+
+// checkReplaceable refuses to let replay's --out or --db (flag) replace
+// path when it holds something replay would not have written: a
+// directory, a device or other special file, or a non-empty file that
+// isOurs rejects. A missing or empty file is fine. Of a database, the
+// -wal and -shm files go too: they must be plain files.
+func checkReplaceable(flag, path string, isOurs func(head []byte) bool) error {
+	if path == "" {
+		return nil
+	}
+	paths := []string{path}
+	if flag == "--db" {
+		paths = append(paths, walOf(path), shmOf(path))
+	}
+	for i, p := range paths {
+		st, err := os.Lstat(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", flag, p, err)
+		}
+		if st.Mode()&os.ModeSymlink != 0 {
+			if st, err = os.Stat(p); err != nil {
+				continue // a dangling link: removing it loses nothing
+			}
+		}
+		switch {
+		case st.IsDir():
+			return fmt.Errorf("%s %s: is a directory; give a file path (the file is replaced)", flag, p)
+		case !st.Mode().IsRegular():
+			return fmt.Errorf("%s %s: not a regular file (%s); give a file path (the file is replaced)", flag, p, st.Mode().Type())
+		case i > 0 || st.Size() == 0:
+			continue
+		}
+		head := make([]byte, 16)
+		f, err := os.Open(p)
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", flag, p, err)
+		}
+		n, err := io.ReadFull(f, head)
+		f.Close()
+		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+			return fmt.Errorf("%s %s: %w", flag, p, err)
+		}
+		if !isOurs(head[:n]) {
+			what := "a JSON-lines file"
+			if flag == "--db" {
+				what = "a SQLite database"
+			}
+			return fmt.Errorf("%s %s: exists and is not %s; replay replaces the file, so give a new path or remove it first", flag, p, what)
+		}
+	}
+	return nil
+}
+
+// isJSONL says whether a file starting with head looks like replay's
+// JSON-lines output.
+func isJSONL(head []byte) bool { return len(head) > 0 && head[0] == '{' }
+
+// isSQLite says whether a file starting with head is a SQLite database.
+func isSQLite(head []byte) bool { return string(head) == "SQLite format 3\x00" }
 
 // walOf and shmOf name a SQLite database's companion files ("" for "").
 func walOf(db string) string { return suffixed(db, "-wal") }

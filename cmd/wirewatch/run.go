@@ -27,13 +27,20 @@ With --nats-url several processes share the work through durable consumers.`
 
 func runDaemon(ctx context.Context, args []string, s stdio) error {
 	fs := newFlagSet("run", runSynopsis, s)
-	cfgPath := fs.String("c", s.getenv("WIREWATCH_CONFIG"), "config file (env WIREWATCH_CONFIG)")
-	natsURL := fs.String("nats-url", "", "external NATS server or cluster (default: embedded server)")
-	dataDir := fs.String("data-dir", "", "embedded NATS data directory")
-	listen := fs.String("listen", "", "embedded NATS client listener, e.g. 127.0.0.1:4222 (\"off\" for none)")
-	httpListen := fs.String("http", "", "ops listener for /metrics, /healthz, /readyz (\"off\" for none)")
-	logLevel := fs.String("log-level", "", "log level: debug, info, warn, error")
-	if err := fs.Parse(args); err != nil {
+	// These flags override the config, so their zero value means "as
+	// configured"; the help still says what that is by default.
+	def := defaultConfig(s.getenv)
+	cfgPath := fs.String("c", s.getenv("WIREWATCH_CONFIG"), "config `file` (env WIREWATCH_CONFIG)")
+	natsURL := fs.String("nats-url", "", "external NATS server or cluster `URL` (nats.url; default: the embedded server)")
+	dataDir := fs.String("data-dir", "", "embedded NATS data `dir` (nats.data_dir; default "+def.NATS.DataDir+")")
+	listen := fs.String("listen", "", "embedded NATS client listener `addr`, \"off\" for none (nats.listen; default "+def.NATS.Listen+")")
+	httpListen := fs.String("http", "", "ops listener `addr` for /metrics, /healthz, /readyz, \"off\" for none (http.listen; default "+def.HTTP.Listen+")")
+	logLevel := fs.String("log-level", "", "log `level`: debug, info, warn, error (log.level; default "+def.Log.Level+")")
+	pos, err := fs.parse(args)
+	if err != nil {
+		return err
+	}
+	if err := fs.noArgs(pos, configHint); err != nil {
 		return err
 	}
 	cfg, err := loadConfig(*cfgPath, s.getenv)

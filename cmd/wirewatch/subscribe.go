@@ -45,27 +45,37 @@ func runSubscribe(ctx context.Context, args []string, s stdio) error {
 	all := fs.Bool("all", false, "print every stored item first, then new ones")
 	asJSON := fs.Bool("json", false, "print each full item as one JSON line")
 	limit := fs.Int("n", 0, "exit after this many items (0: run until interrupted)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() == 0 {
-		fs.Usage()
-		return errors.New("subscribe: give at least one PATTERN")
-	}
-	subj, err := pipeline.NewSubjects(*prefix)
+	patterns, err := fs.parse(args)
 	if err != nil {
 		return err
 	}
-	filters := make([]string, 0, fs.NArg())
+	switch {
+	case len(patterns) == 0:
+		return fs.usageErr("give at least one PATTERN (a tag, an entity kind.id, items.… or stories.…)")
+	case *all && *since != 0:
+		return fs.usageErr("--all prints every stored item, --since those of a recent period: give one of them")
+	case *since < 0:
+		return fs.usageErr("--since %s: want a period back from now, e.g. 1h", *since)
+	case *limit < 0:
+		return fs.usageErr("-n %d: want 0 (run until interrupted) or more", *limit)
+	}
+	subj, err := pipeline.NewSubjects(*prefix)
+	if err != nil {
+		return fs.usageErr("--prefix: %v", err)
+	}
+	filters := make([]string, 0, len(patterns))
 	stream := ""
-	for _, p := range fs.Args() {
+	for _, p := range patterns {
 		f := subscribeSubject(subj, p)
+		if err := checkSubject(f); err != nil {
+			return fs.usageErr("pattern %q: %v", p, err)
+		}
 		st, err := subscribeStream(subj, f)
 		if err != nil {
-			return fmt.Errorf("subscribe: pattern %q: %w", p, err)
+			return fs.usageErr("pattern %q: %v", p, err)
 		}
 		if stream != "" && st != stream {
-			return errors.New("subscribe: give item patterns or story patterns (stories.…), not both, and items.tagged on its own")
+			return fs.usageErr("give item patterns or story patterns (stories.…), not both, and items.tagged on its own")
 		}
 		stream = st
 		filters = append(filters, f)
@@ -95,7 +105,13 @@ func runSubscribe(ctx context.Context, args []string, s stdio) error {
 		occ.DeliverPolicy, occ.OptStartTime = jetstream.DeliverByStartTimePolicy, &t
 	}
 	cons, err := js.OrderedConsumer(ctx, stream, occ)
-	if err != nil {
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		return fmt.Errorf("subscribe: no wirewatch with prefix %q runs on %s (stream %s not found); give the daemon's nats.prefix with --prefix",
+			subj.Prefix(), redactURL(*url), stream)
+	case errors.Is(err, jetstream.ErrJetStreamNotEnabled), errors.Is(err, nats.ErrNoResponders):
+		return fmt.Errorf("subscribe: the NATS server at %s has no JetStream, so no wirewatch runs there: %w", redactURL(*url), err)
+	case err != nil:
 		return fmt.Errorf("subscribe: stream %s: %w", stream, err)
 	}
 	fmt.Fprintf(s.err, "subscribed to %s\n", strings.Join(filters, ", "))
@@ -128,6 +144,26 @@ func subscribeStream(subj pipeline.Subjects, f string) (string, error) {
 		return subj.StreamTagged(), nil
 	}
 	return "", errors.New("not a subject for subscribers: give a tag, an entity kind.id, items.tag.…, items.entity.…, items.tagged or stories.… (use 'nats sub' for the pipeline's internal subjects)")
+}
+
+// checkSubject refuses a subject filter NATS would reject: an empty token
+// (a dot at either end or two in a row), white space, a wildcard inside a
+// token, or > anywhere but last.
+func checkSubject(f string) error {
+	toks := strings.Split(f, ".")
+	for i, t := range toks {
+		switch {
+		case t == "":
+			return fmt.Errorf("subject %s has an empty token (a dot at the start, at the end or two in a row)", f)
+		case strings.ContainsAny(t, " \t\r\n"):
+			return fmt.Errorf("subject %q contains white space", f)
+		case t == ">" && i != len(toks)-1:
+			return fmt.Errorf("subject %s: > matches the rest of a subject, so it must come last", f)
+		case t != "*" && t != ">" && strings.ContainsAny(t, "*>"):
+			return fmt.Errorf("subject %s: wildcards * and > stand for whole tokens, not parts of one (%q)", f, t)
+		}
+	}
+	return nil
 }
 
 // subscribeSubject turns a user's pattern into a subject filter.

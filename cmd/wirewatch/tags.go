@@ -3,10 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -14,8 +14,8 @@ import (
 	"github.com/wirewatch/wirewatch/pipeline/tag"
 )
 
-const tagsUsage = `usage: wirewatch tags test [--rules F]... [--title T] [--json] < text
-       wirewatch tags list [--rules F]... [--kind K] [--all]
+const tagsSynopsis = `tags test [--rules FILE]... [--no-gazetteer] [--title T] [--json] < text
+       wirewatch tags list [--rules FILE]... [--no-gazetteer] [--kind K] [--all]
 
 test  tags the text read from stdin (its first line is the title unless
       --title is given) and prints every tag with its evidence
@@ -24,49 +24,48 @@ list  prints the topics and entities of the rules; the built-in gazetteer's
       entities only with --all.
 
 Rules are the given YAML files or directories merged over the built-in
-gazetteer (--no-gazetteer leaves it out). See docs/tagging.md.
+gazetteer (--no-gazetteer leaves it out). See docs/tagging.md.`
 
-flags:
-`
+// tagKinds are the values of tags list --kind.
+var tagKinds = []string{tag.KindTopic, tag.KindPerson, tag.KindPlace, tag.KindOrg, tag.KindOther}
 
 // runTags implements "wirewatch tags".
 func runTags(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	sub := "test"
-	if len(args) > 0 {
-		sub = args[0]
-	}
-	fs := flag.NewFlagSet("tags "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("tags", tagsSynopsis, stdio{in: stdin, out: stdout, err: stderr})
 	var rules stringList
-	fs.Var(&rules, "rules", "rules `FILE` or directory (repeatable; later override earlier by id)")
+	fs.Var(&rules, "rules", "rules `file` or directory (repeatable; later override earlier by id)")
 	noGaz := fs.Bool("no-gazetteer", false, "leave out the built-in world gazetteer")
-	title := fs.String("title", "", "the item's title (default: the first line of stdin)")
-	asJSON := fs.Bool("json", false, "print the tags and entities as JSON")
-	kind := fs.String("kind", "", "list only this kind: topic, person, place, org or other")
-	all := fs.Bool("all", false, "list the gazetteer's entities too")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, tagsUsage)
-		fs.PrintDefaults()
-	}
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fs.Usage()
-		if len(args) == 0 {
-			return errors.New("tags: want a subcommand: test or list")
-		}
-		return nil
-	}
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
+	title := fs.String("title", "", "the item's title (test; default: the first line of stdin)")
+	asJSON := fs.Bool("json", false, "print the tags and entities as JSON (test)")
+	kind := fs.String("kind", "", "list only this `kind`: "+strings.Join(tagKinds, ", "))
+	all := fs.Bool("all", false, "list the gazetteer's entities too (list)")
+	pos, err := fs.parse(args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return fmt.Errorf("tags %s: unexpected argument %q", sub, fs.Arg(0))
+	if len(pos) == 0 {
+		return fs.usageErr("want a subcommand: test or list")
+	}
+	sub := pos[0]
+	if sub != "test" && sub != "list" {
+		return fs.usageErr("unknown subcommand %q (want test or list)", sub)
+	}
+	if err := fs.noArgs(pos[1:], func(w string) string {
+		switch strings.ToLower(filepath.Ext(w)) {
+		case ".yaml", ".yml":
+			return "give rule files with --rules"
+		}
+		if sub == "test" {
+			return "the text is read from standard input: wirewatch tags test < FILE"
+		}
+		return ""
+	}); err != nil {
+		return err
+	}
+	if *kind != "" && !slices.Contains(tagKinds, *kind) {
+		return fs.usageErr("--kind %q: want one of %s", *kind, strings.Join(tagKinds, ", "))
 	}
 	var r *tag.Rules
-	var err error
 	if *noGaz {
 		r, err = tag.LoadFiles(rules...)
 	} else {
@@ -75,14 +74,10 @@ func runTags(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if err != nil {
 		return err
 	}
-	switch sub {
-	case "test":
+	if sub == "test" {
 		return tagsTest(ctx, r, *title, *asJSON, stdin, stdout)
-	case "list":
-		return tagsList(r, *kind, *all, stdout)
 	}
-	fs.Usage()
-	return fmt.Errorf("tags: unknown subcommand %q (want test or list)", sub)
+	return tagsList(r, *kind, *all, stdout)
 }
 
 func tagsTest(_ context.Context, r *tag.Rules, title string, asJSON bool, stdin io.Reader, stdout io.Writer) error {

@@ -22,8 +22,12 @@ func buildVersion() string {
 }
 
 func runVersion(_ context.Context, args []string, s stdio) error {
-	fs := newFlagSet("version", "version", s)
-	if err := fs.Parse(args); err != nil {
+	fs := newFlagSet("version", "version\n\nPrints the version of wirewatch, the Go version it was built with and the platform.", s)
+	pos, err := fs.parse(args)
+	if err != nil {
+		return err
+	}
+	if err := fs.noArgs(pos, nil); err != nil {
 		return err
 	}
 	fmt.Fprintf(s.out, "wirewatch %s (%s, %s/%s)\n", buildVersion(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
