@@ -256,12 +256,41 @@ func (c Config) withDefaults() Config {
 // store lives this long).
 const MaxPerHostGap = time.Hour
 
-// Validate reports every setting that makes no sense, after defaults.
+// ConfigError is one problem Validate found: the setting, named as in the
+// poller section of wirewatch.yaml where it has a key there, its value and
+// what is wrong with it.
+type ConfigError struct {
+	Key   string
+	Value any
+	Why   string
+}
+
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("poller: %s = %v: %s", e.Key, e.Value, e.Why)
+}
+
+// Validate reports every setting that makes no sense, after defaults, each
+// as a *ConfigError, joined.
 func (c Config) Validate() error {
 	c = c.withDefaults()
 	var errs []error
 	bad := func(key string, v any, why string) {
-		errs = append(errs, fmt.Errorf("poller: %s = %v: %s", key, v, why))
+		errs = append(errs, &ConfigError{Key: key, Value: v, Why: why})
+	}
+	// Zero means the default; a negative duration is a typo (-1s for 1s),
+	// never a setting. PerHostGap is the exception: negative means none.
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{
+		{"default_interval", c.DefaultInterval}, {"min_interval", c.MinInterval}, {"max_interval", c.MaxInterval},
+		{"backoff_base", c.BackoffBase}, {"backoff_max", c.BackoffMax}, {"retry_after_max", c.RetryAfterMax},
+		{"connect_timeout", c.ConnectTimeout}, {"tls_timeout", c.TLSTimeout}, {"header_timeout", c.HeaderTimeout},
+		{"timeout", c.TotalTimeout}, {"lease_ttl", c.LeaseTTL}, {"page_fresh", c.PageFresh},
+	} {
+		if d.v < 0 {
+			bad(d.key, d.v, "must not be negative")
+		}
 	}
 	if c.MinInterval > c.MaxInterval {
 		bad("min_interval", c.MinInterval, "above max_interval "+c.MaxInterval.String())
@@ -290,8 +319,11 @@ func (c Config) Validate() error {
 	if c.PerHostGap > MaxPerHostGap {
 		bad("per_host_gap", c.PerHostGap, "must be at most "+MaxPerHostGap.String())
 	}
-	if c.LeaseTTL <= c.TotalTimeout {
-		bad("lease_ttl", c.LeaseTTL, "must exceed total_timeout "+c.TotalTimeout.String())
+	if c.PageCacheSize < 0 {
+		bad("page_cache_size", c.PageCacheSize, "must not be negative")
+	}
+	if c.LeaseTTL >= 0 && c.LeaseTTL <= c.TotalTimeout {
+		bad("lease_ttl", c.LeaseTTL, "must exceed timeout "+c.TotalTimeout.String())
 	}
 	for _, h := range c.AllowHosts {
 		if h == "" || strings.ContainsAny(h, "/ ") {
@@ -335,15 +367,23 @@ func ValidateFeeds(feeds []Feed) error {
 	return errors.Join(errs...)
 }
 
+// CheckURL reports why raw cannot be a feed URL: it must parse and be an
+// absolute http or https URL with a host.
+func CheckURL(raw string) error { return checkURL(raw) }
+
 func checkURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // url.Error repeats the URL
+		}
 		return fmt.Errorf("url %q: %w", raw, err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return fmt.Errorf("url %q: scheme must be http or https", raw)
 	}
-	if u.Host == "" {
+	if u.Hostname() == "" {
 		return fmt.Errorf("url %q: no host", raw)
 	}
 	return nil
