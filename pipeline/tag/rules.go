@@ -247,9 +247,11 @@ func LoadFiles(paths ...string) (*Rules, error) {
 }
 
 func load(gazetteer bool, paths []string) (*Rules, error) {
+	// A missing path does not stop the others: every problem is reported.
 	files, err := ruleFiles(paths)
+	var errs []error
 	if err != nil {
-		return nil, err
+		errs = append(errs, err)
 	}
 	var parts []*Rules
 	if gazetteer {
@@ -259,7 +261,6 @@ func load(gazetteer bool, paths []string) (*Rules, error) {
 		}
 		parts = append(parts, g)
 	}
-	var errs []error
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
@@ -279,13 +280,16 @@ func load(gazetteer bool, paths []string) (*Rules, error) {
 	return Merge(parts...)
 }
 
-// ruleFiles expands directories into their rule files.
+// ruleFiles expands directories into their rule files. It reports every
+// path that cannot be read (joined) along with the files of the others.
 func ruleFiles(paths []string) ([]string, error) {
 	var files []string
+	var errs []error
 	for _, p := range paths {
 		st, err := os.Stat(p)
 		if err != nil {
-			return nil, fmt.Errorf("rules: %w", err)
+			errs = append(errs, fmt.Errorf("rules: %w", err))
+			continue
 		}
 		if !st.IsDir() {
 			files = append(files, p)
@@ -293,7 +297,8 @@ func ruleFiles(paths []string) ([]string, error) {
 		}
 		ents, err := os.ReadDir(p)
 		if err != nil {
-			return nil, fmt.Errorf("rules: %w", err)
+			errs = append(errs, fmt.Errorf("rules: %w", err))
+			continue
 		}
 		for _, e := range ents {
 			if e.Type().IsRegular() && (strings.HasSuffix(e.Name(), ".yaml") || strings.HasSuffix(e.Name(), ".yml")) {
@@ -301,7 +306,7 @@ func ruleFiles(paths []string) ([]string, error) {
 			}
 		}
 	}
-	return files, nil
+	return files, errors.Join(errs...)
 }
 
 // parser turns YAML nodes into rules, collecting every problem.
