@@ -25,6 +25,9 @@ const (
 	maxText  = 1 << 20 // bytes of body text
 )
 
+// reasonEmpty is why an entry with nothing to read is skipped.
+const reasonEmpty = "no title, link or text"
+
 // maxTTL bounds feed-declared refresh hints; anything longer is nonsense
 // the poller should not obey.
 const maxTTL = 30 * 24 * time.Hour
@@ -57,8 +60,9 @@ func convert(src Source, gf *gofeed.Feed, now time.Time) *Feed {
 	inheritAuthors := isAtom || jsonItems != nil
 
 	items := make([]pipeline.Item, 0, len(gf.Items))
-	for _, gi := range gf.Items {
+	for n, gi := range gf.Items {
 		if gi == nil {
+			f.Skipped = append(f.Skipped, Skip{Entry: n + 1, Reason: reasonEmpty})
 			continue
 		}
 		it := pipeline.Item{
@@ -88,6 +92,12 @@ func convert(src Source, gf *gofeed.Feed, now time.Time) *Feed {
 			}
 		}
 		it.Text = truncate(body(gi, ji), maxText)
+		if it.Title == "" && it.URL == "" && it.Text == "" {
+			// Nothing to show, tag or tell apart from the next such
+			// entry: a GUID alone does not make an item.
+			f.Skipped = append(f.Skipped, Skip{Entry: n + 1, Reason: reasonEmpty})
+			continue
+		}
 		it.ContentHash = ContentHash(it.Title, it.Text)
 		items = append(items, it)
 	}

@@ -30,16 +30,34 @@ type Feed struct {
 	// zero when absent.
 	UpdatePeriod time.Duration
 	Items        []pipeline.Item
+	// Skipped lists the entries of the document that were left out, in
+	// document order; nil when none was. An entry listed twice is merged
+	// into one item, not listed here.
+	Skipped []Skip
 }
+
+// Skip is one entry of a feed document that Parse left out.
+type Skip struct {
+	Entry  int    `json:"entry"`  // position among the document's entries, from 1
+	Reason string `json:"reason"` // why, e.g. "no title, link or text"
+}
+
+// String says which entry was skipped and why ("entry 3: no title, link or
+// text").
+func (s Skip) String() string { return fmt.Sprintf("entry %d: %s", s.Entry, s.Reason) }
 
 // Parse parses an RSS 0.9x/1.0/2.0, Atom or JSON Feed document fetched from
 // src. now is the fetch time: it becomes every item's Fetched and is the
 // only clock Parse reads. Items come in document order, each with ID, Feed,
 // FeedURL, Fetched, Text and ContentHash set; entries listed twice in one
-// document appear once. Errors name the feed ("parse feed <name>: …"): an
-// empty body, an HTML page, a document that is not a feed, or XML/JSON so
-// broken that no feed can be read from it. Parse never panics on hostile
-// input and is safe for concurrent use.
+// document appear once; entries with no title, link or text are left out and
+// listed in Feed.Skipped. Characters XML forbids (&#0;, raw control
+// characters, invalid UTF-8) are dropped or replaced before parsing, so one
+// such entry does not cost the whole feed. Errors name the feed ("parse feed
+// <name>: …"): an empty body, an HTML page, a document that is not a feed (a
+// JSON document without the "version" and "items" JSON Feed requires), or
+// XML/JSON so broken that no feed can be read from it. Parse never panics on
+// hostile input and is safe for concurrent use.
 func Parse(src Source, body []byte, now time.Time) (f *Feed, err error) {
 	name := src.Name
 	if name == "" {
@@ -59,6 +77,12 @@ func Parse(src Source, body []byte, now time.Time) (f *Feed, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse feed %s: %w", name, err)
 	}
+	body, _ = sanitize(body)
+	if isJSON(body) {
+		if err := checkJSONFeed(body); err != nil {
+			return nil, fmt.Errorf("parse feed %s: %w", name, err)
+		}
+	}
 	fp := gofeed.NewParser()
 	fp.KeepOriginalFeed = true
 	gf, err := fp.Parse(bytes.NewReader(body))
@@ -69,7 +93,7 @@ func Parse(src Source, body []byte, now time.Time) (f *Feed, err error) {
 			}
 			return nil, fmt.Errorf("parse feed %s: not an RSS, Atom or JSON feed", name)
 		}
-		return nil, fmt.Errorf("parse feed %s: %w", name, err)
+		return nil, fmt.Errorf("parse feed %s: %w", name, jsonError(err))
 	}
 	return convert(src, gf, now.UTC()), nil
 }
