@@ -31,6 +31,39 @@ var (
 	ErrForbiddenAddress = errors.New("address not public (private, loopback, link-local…): refused unless allow_private_networks is set")
 )
 
+// timeoutError is a fetch stopped by Config.TotalTimeout (poller.timeout):
+// the server was too slow to send the whole response. errors.Is(err,
+// context.DeadlineExceeded) holds for it.
+type timeoutError struct {
+	Limit time.Duration
+}
+
+// Error says how long the fetch was allowed.
+func (e *timeoutError) Error() string {
+	return fmt.Sprintf("timed out after %s (poller.timeout)", e.Limit)
+}
+
+// Timeout reports true, as net.Error timeouts do.
+func (e *timeoutError) Timeout() bool { return true }
+
+// Is makes a timeoutError match context.DeadlineExceeded.
+func (e *timeoutError) Is(target error) bool { return target == context.DeadlineExceeded }
+
+// fetchCause returns what the caller should read of an error of one fetch
+// under ctx: net/http's *url.Error wrapper dropped (it repeats the URL, and
+// after a redirect names the Location header as sent, often a relative
+// path), and the fetch's own timeoutError in place of whatever a read cut
+// short by the total timeout reported ("context deadline exceeded").
+func fetchCause(ctx context.Context, err error) error {
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		err = ue.Err
+	}
+	if te, ok := context.Cause(ctx).(*timeoutError); ok && !errors.Is(err, ErrBodyTooLarge) {
+		return te
+	}
+	return err
+}
+
 // StatusError is an HTTP status the poller treats as a failure.
 type StatusError struct {
 	Code int
@@ -283,7 +316,7 @@ type fetchResponse struct {
 // get performs one guarded GET: total timeout, redirects, caps, gzip.
 // A 304 is returned as a response; other non-2xx statuses as *StatusError.
 func (c *client) get(ctx context.Context, fr fetchRequest) (*fetchResponse, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.TotalTimeout)
+	ctx, cancel := context.WithTimeoutCause(ctx, c.cfg.TotalTimeout, &timeoutError{Limit: c.cfg.TotalTimeout})
 	defer cancel()
 	tr := &trace{}
 	ctx = context.WithValue(ctx, traceKey{}, tr)
@@ -308,7 +341,7 @@ func (c *client) get(ctx context.Context, fr fetchRequest) (*fetchResponse, erro
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("get %s: %w", fr.URL, err)
+		return nil, fmt.Errorf("get %s: %w", fr.URL, fetchCause(ctx, err))
 	}
 	defer resp.Body.Close()
 	out := &fetchResponse{
@@ -333,7 +366,7 @@ func (c *client) get(ctx context.Context, fr fetchRequest) (*fetchResponse, erro
 	body, wire, err := c.readBody(resp)
 	out.WireBytes = wire
 	if err != nil {
-		return out, fmt.Errorf("read %s: %w", out.FinalURL, err)
+		return out, fmt.Errorf("read %s: %w", out.FinalURL, fetchCause(ctx, err))
 	}
 	out.Body = body
 	return out, nil
@@ -364,7 +397,7 @@ func (c *client) readBody(resp *http.Response) ([]byte, int64, error) {
 		if err != nil && wire.n > c.cfg.MaxBody {
 			err = nil // report the wire cap below, it is the real cause
 		}
-		if err != nil {
+		if err != nil && !strings.HasPrefix(err.Error(), "gzip: ") { // compress/gzip's own errors say it
 			err = fmt.Errorf("gzip: %w", err)
 		}
 	default:

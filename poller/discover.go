@@ -72,7 +72,7 @@ func Discover(ctx context.Context, cfg Config, pageURL string) ([]Discovered, er
 
 	resp, err := get(pageURL)
 	if err != nil {
-		return nil, fmt.Errorf("discover %s: %w", pageURL, err)
+		return nil, fmt.Errorf("discover: %w", err) // the client's errors name the URL
 	}
 	if typ := sniffFeed(resp.Body); typ != "" {
 		return []Discovered{{URL: resp.FinalURL, Type: typ, Source: "self"}}, nil
@@ -193,7 +193,7 @@ func Preview(ctx context.Context, cfg Config, f Feed) (*parser.Feed, error) {
 	defer c.hc.CloseIdleConnections()
 	resp, err := c.get(ctx, fetchRequest{URL: f.URL, Accept: acceptFeed, Header: f.Headers})
 	if err != nil {
-		return nil, fmt.Errorf("preview %s: %w", f.URL, err)
+		return nil, fmt.Errorf("preview: %w", err) // the client's errors name the URL
 	}
 	name := f.Name
 	if name == "" {

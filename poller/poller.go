@@ -39,6 +39,9 @@ type Result struct {
 	URL     string
 	MovedTo string
 	Items   int // items published
+	// Skipped lists the entries of the document the parser left out (no
+	// title, link or text), each with its position and why.
+	Skipped []parser.Skip
 	NextDue time.Time
 	Elapsed time.Duration
 }
@@ -556,9 +559,14 @@ func (p *Poller) fetch(ctx context.Context, f Feed, st *FeedState, now time.Time
 			doc, err := parser.Parse(parser.Source{Name: f.Name, URL: st.URL}, resp.Body, now)
 			<-p.parsing
 			if err != nil {
-				return p.failed(ctx, f, st, res, now, fmt.Errorf("parse feed %s: %w", f.Name, err))
+				return p.failed(ctx, f, st, res, now, err) // "parse feed <name>: …"
 			}
 			items := doc.Items
+			if len(doc.Skipped) > 0 {
+				res.Skipped = doc.Skipped
+				p.log.Warn("feed entries skipped", "feed", f.Name, "skipped", len(doc.Skipped),
+					"first", doc.Skipped[0].String(), "items", len(items))
+			}
 			switch {
 			case f.FullText:
 				items = p.fullText(ctx, f, items, now, nil)
