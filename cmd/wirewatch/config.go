@@ -5,7 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
+	"math"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -19,6 +23,7 @@ import (
 
 	"github.com/wirewatch/wirewatch/pipeline"
 	"github.com/wirewatch/wirewatch/pipeline/dedup"
+	"github.com/wirewatch/wirewatch/pipeline/tag"
 	"github.com/wirewatch/wirewatch/poller"
 	"github.com/wirewatch/wirewatch/sinks"
 )
@@ -37,7 +42,8 @@ type Config struct {
 	HTTP  HTTPConfig  `yaml:"http"`
 	Log   LogConfig   `yaml:"log"`
 
-	path string // the file it came from, for messages
+	path string            // the file it came from, for messages
+	env  map[string]string // the WIREWATCH_* variables applied, for messages
 }
 
 // NATSConfig says where the message broker is.
@@ -142,11 +148,16 @@ type LogConfig struct {
 // ByteSize is a size in bytes written as 1048576, "15MiB", "1GiB", "64MB".
 type ByteSize int64
 
-// UnmarshalYAML implements yaml.Unmarshaler.
+// UnmarshalYAML implements yaml.Unmarshaler. A bad size is a
+// *yaml.TypeError, so that yaml.v3 goes on decoding the rest of the file
+// and reports it with the other type errors.
 func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: got %s, want %s", n.Line, kindName(n), sizeWant)}}
+	}
 	v, err := parseByteSize(n.Value)
 	if err != nil {
-		return fmt.Errorf("line %d: %w", n.Line, err)
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %v", n.Line, err)}}
 	}
 	*b = v
 	return nil
@@ -167,8 +178,10 @@ func (b ByteSize) String() string {
 	return strconv.FormatInt(int64(b), 10)
 }
 
-func parseByteSize(s string) (ByteSize, error) {
-	s = strings.TrimSpace(s)
+const sizeWant = "a size such as 15MiB, 1GiB or a byte count"
+
+func parseByteSize(orig string) (ByteSize, error) {
+	s := strings.TrimSpace(orig)
 	units := []struct {
 		s string
 		n int64
@@ -182,7 +195,10 @@ func parseByteSize(s string) (ByteSize, error) {
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n < 0 {
-		return 0, fmt.Errorf("bad size %q (want e.g. 15MiB, 1GiB or a byte count)", s)
+		return 0, fmt.Errorf("bad size %q: want %s", orig, sizeWant)
+	}
+	if n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("bad size %q: too large", orig)
 	}
 	return ByteSize(n * mult), nil
 }
@@ -222,28 +238,54 @@ func defaultDataDir(getenv func(string) string) string {
 }
 
 // loadConfig reads path (if not empty) over the defaults, then applies the
-// WIREWATCH_* environment.
+// WIREWATCH_* environment. When the file has wrongly typed values (or the
+// environment bad ones), the error also holds every problem Validate finds
+// in what did decode, so that one run reports them all.
 func loadConfig(path string, getenv func(string) string) (Config, error) {
 	cfg := defaultConfig(getenv)
+	var errs []error
 	if path != "" {
 		data, err := os.ReadFile(path)
 		if err != nil {
 			return cfg, fmt.Errorf("config: %w", err)
 		}
+		cfg.path = path
 		dec := yaml.NewDecoder(bytes.NewReader(data))
 		dec.KnownFields(true)
 		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-			return cfg, fmt.Errorf("config %s: %w", path, yamlKeys(err))
+			var te *yaml.TypeError
+			if !errors.As(err, &te) {
+				return cfg, fmt.Errorf("config %s: %w", path, err) // syntax: nothing else is known
+			}
+			for _, m := range typeErrors(data, te) {
+				errs = append(errs, fmt.Errorf("config %s: %s", path, m))
+			}
 		}
-		cfg.path = path
 	}
-	if err := cfg.applyEnv(getenv); err != nil {
-		return cfg, err
-	}
+	errs = append(errs, cfg.applyEnv(getenv)...)
 	if err := cfg.expandHeaders(getenv); err != nil {
-		return cfg, fmt.Errorf("config %s: %w", path, err)
+		errs = append(errs, prefixLines(cfg.where("")+": ", err)...)
 	}
-	return cfg, nil
+	if len(errs) == 0 {
+		return cfg, nil
+	}
+	if err := cfg.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return cfg, errors.Join(errs...)
+}
+
+// prefixLines splits err's message into lines (errors.Join puts one
+// problem on each) and prefixes each, so that every problem of a list
+// carries its context.
+func prefixLines(prefix string, err error) []error {
+	var out []error
+	for l := range strings.Lines(err.Error()) {
+		if l = strings.TrimRight(l, "\n"); l != "" {
+			out = append(out, errors.New(prefix+l))
+		}
+	}
+	return out
 }
 
 // sectionOf names the config section of each YAML-decoded struct type
@@ -270,25 +312,178 @@ func sections(t reflect.Type, path string, m map[string]string) map[string]strin
 	return m
 }
 
-var fieldNotFound = regexp.MustCompile(`^(line \d+: )field (\S+) not found in type (\S+)$`)
+var (
+	fieldNotFound    = regexp.MustCompile(`^line (\d+): field (\S+) not found in type (\S+)$`)
+	cannotUnmarshal  = regexp.MustCompile("^line (\\d+): cannot unmarshal (!!\\w+)(?: `([^`]*)`)? into (.+)$")
+	lineMessage      = regexp.MustCompile(`^line (\d+): (.*)$`)
+	quotedInMessage  = regexp.MustCompile(`"((?:[^"\\]|\\.)*)"`)
+	truncatedInValue = "..."
+)
 
-// yamlKeys rewrites yaml.v3's "field x not found in type main.NATSConfig"
-// as "unknown key nats.x", keeping every other message as it is.
-func yamlKeys(err error) error {
-	var te *yaml.TypeError
-	if !errors.As(err, &te) {
-		return err
-	}
-	msgs := make([]string, len(te.Errors))
-	for i, m := range te.Errors {
-		msgs[i] = m
+// typeErrors rewrites yaml.v3's type errors for people: "field x not found
+// in type main.NATSConfig" becomes "unknown key nats.x"; "cannot unmarshal
+// !!str `many` into int" becomes "poller.concurrency: got "many", want a
+// whole number"; other messages get the key of the value on their line
+// when that is unambiguous.
+func typeErrors(data []byte, te *yaml.TypeError) []string {
+	keys := valueKeys(data)
+	msgs := make([]string, 0, len(te.Errors))
+	for _, m := range te.Errors {
 		if g := fieldNotFound.FindStringSubmatch(m); g != nil {
 			if sec, ok := sectionOf[g[3]]; ok {
-				msgs[i] = g[1] + "unknown key " + sec + g[2]
+				msgs = append(msgs, "line "+g[1]+": unknown key "+sec+g[2])
+				continue
+			}
+		}
+		value, hasValue := "", false
+		if g := cannotUnmarshal.FindStringSubmatch(m); g != nil {
+			got := tagName(g[2])
+			if g[3] != "" || g[2] == "!!str" {
+				value, hasValue = g[3], true
+				got = g[3]
+				if g[2] == "!!str" {
+					got = strconv.Quote(g[3])
+				}
+			}
+			m = fmt.Sprintf("line %s: got %s, want %s", g[1], got, typeWant(g[4]))
+		} else if q := quotedInMessage.FindStringSubmatch(m); q != nil {
+			if v, err := strconv.Unquote(q[0]); err == nil {
+				value, hasValue = v, true
+			}
+		}
+		g := lineMessage.FindStringSubmatch(m)
+		if g == nil {
+			msgs = append(msgs, m)
+			continue
+		}
+		line, _ := strconv.Atoi(g[1])
+		if key := keys.at(line, value, hasValue); key != "" {
+			m = "line " + g[1] + ": " + key + ": " + g[2]
+		}
+		msgs = append(msgs, m)
+	}
+	return msgs
+}
+
+// valueAt is a value in the YAML document and the key path leading to it.
+type valueAt struct {
+	key, value string
+	scalar     bool
+}
+
+type lineKeys map[int][]valueAt
+
+// valueKeys maps each line of the document to the values that start on
+// it, with their key paths (nats.max_store, feeds[2].interval).
+func valueKeys(data []byte) lineKeys {
+	var doc yaml.Node
+	if yaml.Unmarshal(data, &doc) != nil {
+		return nil
+	}
+	m := lineKeys{}
+	var walk func(n *yaml.Node, key string)
+	add := func(v *yaml.Node, key string) {
+		m[v.Line] = append(m[v.Line], valueAt{key: key, value: v.Value, scalar: v.Kind == yaml.ScalarNode})
+		walk(v, key)
+	}
+	walk = func(n *yaml.Node, key string) {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				walk(c, key)
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k := n.Content[i].Value
+				if key != "" {
+					k = key + "." + k
+				}
+				add(n.Content[i+1], k)
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				add(c, fmt.Sprintf("%s[%d]", key, i))
 			}
 		}
 	}
-	return &yaml.TypeError{Errors: msgs}
+	walk(&doc, "")
+	return m
+}
+
+// at returns the key of the value on line (matching value, which yaml.v3
+// may have cut to 7 characters and "...", if hasValue), or "" when the
+// line holds no such value or several.
+func (lk lineKeys) at(line int, value string, hasValue bool) string {
+	var found []string
+	for _, v := range lk[line] {
+		if hasValue {
+			if !v.scalar {
+				continue
+			}
+			if cut, ok := strings.CutSuffix(value, truncatedInValue); ok && len(cut) == 7 {
+				if !strings.HasPrefix(v.value, cut) {
+					continue
+				}
+			} else if v.value != value {
+				continue
+			}
+		} else if v.scalar && len(lk[line]) > 1 {
+			continue
+		}
+		found = append(found, v.key)
+	}
+	if len(found) != 1 {
+		return ""
+	}
+	return found[0]
+}
+
+func tagName(tag string) string {
+	switch tag {
+	case "!!seq":
+		return "a list"
+	case "!!map":
+		return "a mapping"
+	case "!!null":
+		return "null"
+	}
+	return strings.TrimPrefix(tag, "!!")
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.MappingNode:
+		return "a mapping"
+	}
+	return "an alias"
+}
+
+// typeWant says in YAML terms what a Go type of the config takes.
+func typeWant(goType string) string {
+	switch {
+	case goType == "time.Duration":
+		return "a duration such as 90s, 15m or 24h"
+	case goType == "bool" || goType == "*bool":
+		return "true or false"
+	case strings.HasPrefix(goType, "int") || strings.HasPrefix(goType, "uint"):
+		return "a whole number"
+	case strings.HasPrefix(goType, "float"):
+		return "a number"
+	case goType == "string":
+		return "a string"
+	case strings.HasPrefix(goType, "[]"):
+		return "a list"
+	case strings.HasPrefix(goType, "map["), isSection(goType):
+		return "a mapping"
+	}
+	return goType
+}
+
+func isSection(goType string) bool {
+	_, ok := sectionOf[goType]
+	return ok
 }
 
 // envRef is a ${NAME} reference in a feed header value.
@@ -320,33 +515,51 @@ func (c *Config) expandHeaders(getenv func(string) string) error {
 	return errors.Join(errs...)
 }
 
-// applyEnv overrides the config with WIREWATCH_* variables.
-func (c *Config) applyEnv(getenv func(string) string) error {
-	str := map[string]*string{
-		"WIREWATCH_NATS_URL":         &c.NATS.URL,
-		"WIREWATCH_NATS_CREDENTIALS": &c.NATS.Credentials,
-		"WIREWATCH_DATA_DIR":         &c.NATS.DataDir,
-		"WIREWATCH_NATS_LISTEN":      &c.NATS.Listen,
-		"WIREWATCH_PREFIX":           &c.NATS.Prefix,
-		"WIREWATCH_HTTP_LISTEN":      &c.HTTP.Listen,
-		"WIREWATCH_LOG_LEVEL":        &c.Log.Level,
-		"WIREWATCH_LOG_FORMAT":       &c.Log.Format,
-		"WIREWATCH_JSONL_PATH":       &c.Sinks.JSONL.Path,
-		"WIREWATCH_SQLITE_PATH":      &c.Sinks.SQLite.Path,
-		"WIREWATCH_POSTGRES_DSN":     &c.Sinks.Postgres.DSN,
+// envVar is a WIREWATCH_* variable that sets a string key.
+type envVar struct {
+	name, key string
+	p         *string
+}
+
+func (c *Config) envStrings() []envVar {
+	return []envVar{
+		{"WIREWATCH_NATS_URL", "nats.url", &c.NATS.URL},
+		{"WIREWATCH_NATS_CREDENTIALS", "nats.credentials", &c.NATS.Credentials},
+		{"WIREWATCH_DATA_DIR", "nats.data_dir", &c.NATS.DataDir},
+		{"WIREWATCH_NATS_LISTEN", "nats.listen", &c.NATS.Listen},
+		{"WIREWATCH_PREFIX", "nats.prefix", &c.NATS.Prefix},
+		{"WIREWATCH_HTTP_LISTEN", "http.listen", &c.HTTP.Listen},
+		{"WIREWATCH_LOG_LEVEL", "log.level", &c.Log.Level},
+		{"WIREWATCH_LOG_FORMAT", "log.format", &c.Log.Format},
+		{"WIREWATCH_JSONL_PATH", "sinks.jsonl.path", &c.Sinks.JSONL.Path},
+		{"WIREWATCH_SQLITE_PATH", "sinks.sqlite.path", &c.Sinks.SQLite.Path},
+		{"WIREWATCH_POSTGRES_DSN", "sinks.postgres.dsn", &c.Sinks.Postgres.DSN},
 	}
-	for k, p := range str {
-		if v, ok := lookup(getenv, k); ok {
-			*p = v
+}
+
+// applyEnv overrides the config with WIREWATCH_* variables and remembers
+// which it applied, so that Validate blames a bad value on its variable.
+func (c *Config) applyEnv(getenv func(string) string) []error {
+	set := func(name, v string) {
+		if c.env == nil {
+			c.env = map[string]string{}
+		}
+		c.env[name] = v
+	}
+	for _, e := range c.envStrings() {
+		if v, ok := lookup(getenv, e.name); ok {
+			*e.p = v
+			set(e.name, v)
 		}
 	}
 	if v, ok := lookup(getenv, "WIREWATCH_RULES"); ok {
 		c.Rules = strings.Split(v, string(os.PathListSeparator))
+		set("WIREWATCH_RULES", v)
 	}
 	if v, ok := lookup(getenv, "WIREWATCH_ALLOW_PRIVATE_NETWORKS"); ok {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			return fmt.Errorf("WIREWATCH_ALLOW_PRIVATE_NETWORKS=%q: want true or false", v)
+			return []error{fmt.Errorf("WIREWATCH_ALLOW_PRIVATE_NETWORKS: %q: want true or false", v)}
 		}
 		c.Poller.AllowPrivateNetworks = b
 	}
@@ -358,21 +571,70 @@ func lookup(getenv func(string) string, k string) (string, bool) {
 	return v, v != ""
 }
 
-// Validate reports every problem at once, naming the file and key.
+// where names the origin of key's value for a message: the environment
+// variable that set it (if a flag or the code has not changed it since),
+// else the config file.
+func (c *Config) where(key string) string {
+	for _, e := range c.envStrings() {
+		if v, ok := c.env[e.name]; ok && e.key == key && *e.p == v {
+			return e.name
+		}
+	}
+	if v, ok := c.env["WIREWATCH_RULES"]; ok && strings.HasPrefix(key, "rules") &&
+		strings.Join(c.Rules, string(os.PathListSeparator)) == v {
+		return "WIREWATCH_RULES: " + key
+	}
+	where := "config"
+	if c.path != "" {
+		where += " " + c.path
+	}
+	if key != "" {
+		where += ": " + key
+	}
+	return where
+}
+
+// checkRules loads the rule files as the daemon will and reports every
+// problem in them, each naming the file and line. It leaves missing paths
+// to Validate, which names their keys (rules[1]), and then returns nil.
+func (c *Config) checkRules() error {
+	for _, p := range c.Rules {
+		if _, err := os.Stat(p); p == "" || err != nil {
+			return nil
+		}
+	}
+	if _, err := tag.Load(c.Rules...); err != nil {
+		return errors.Join(prefixLines(c.where("rules")+": ", err)...)
+	}
+	return nil
+}
+
+// MinMaxStore is the least nats.max_store the embedded server is given:
+// every item is stored in several streams and the feed state in KV
+// buckets, and with less (1KiB, say) JetStream refuses the first item
+// with "insufficient resources" while the daemon keeps running.
+const MinMaxStore = 1 << 20
+
+// Validate reports every problem at once, each naming the file (or the
+// environment variable) and key.
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(key string, format string, a ...any) {
-		where := "config"
-		if c.path != "" {
-			where = "config " + c.path
-		}
-		errs = append(errs, fmt.Errorf("%s: %s: %s", where, key, fmt.Sprintf(format, a...)))
+		errs = append(errs, prefixLines(c.where(key)+": ", fmt.Errorf(format, a...))...)
 	}
 	if _, err := pipeline.NewSubjects(c.NATS.Prefix); err != nil {
 		bad("nats.prefix", "%v", err)
 	}
-	if c.NATS.URL == "" && c.NATS.DataDir == "" {
-		bad("nats.data_dir", "required for the embedded server")
+	if c.NATS.URL == "" { // the embedded server
+		if c.NATS.DataDir == "" {
+			bad("nats.data_dir", "required for the embedded server")
+		}
+		if err := checkListen(c.NATS.Listen); err != nil {
+			bad("nats.listen", "%v", err)
+		}
+		if c.NATS.MaxStore < MinMaxStore {
+			bad("nats.max_store", "%s: want at least %s (the embedded server cannot store items in less)", c.NATS.MaxStore, ByteSize(MinMaxStore))
+		}
 	}
 	if c.NATS.Replicas < 1 || c.NATS.Replicas > 5 {
 		bad("nats.replicas", "%d: want 1 to 5", c.NATS.Replicas)
@@ -380,51 +642,68 @@ func (c *Config) Validate() error {
 	if c.NATS.Retention < time.Minute {
 		bad("nats.retention", "%s: want at least 1m", c.NATS.Retention)
 	}
-	names := map[string]int{}
-	for i, f := range c.Feeds {
-		key := fmt.Sprintf("feeds[%d]", i)
-		if f.Name == "" {
-			bad(key+".name", "required")
-		} else if j, dup := names[pipeline.Token(f.Name)]; dup {
-			bad(key+".name", "%q clashes with feeds[%d] (names must be unique after folding to a subject token)", f.Name, j)
-		} else {
-			names[pipeline.Token(f.Name)] = i
+	if err := checkListen(c.HTTP.Listen); err != nil {
+		bad("http.listen", "%v", err)
+	}
+	c.validateFeeds(bad)
+	for i, p := range c.Rules {
+		key := fmt.Sprintf("rules[%d]", i)
+		if p == "" {
+			bad(key, "empty path: want a rule file or a directory of them")
+		} else if _, err := os.Stat(p); err != nil {
+			bad(key, "%q: %v", p, pathErr(err))
 		}
-		if !strings.HasPrefix(f.URL, "http://") && !strings.HasPrefix(f.URL, "https://") {
-			bad(key+".url", "%q: want an http or https URL", f.URL)
-		}
-		if f.Interval < 0 {
-			bad(key+".interval", "%s: must not be negative", f.Interval)
-		}
-		if err := poller.CheckHeaders(f.Headers); err != nil {
-			bad(key+".headers", "%v", err)
+	}
+	if c.Sinks.JSONL.Path != "" {
+		if err := checkFilePath(c.Sinks.JSONL.Path); err != nil {
+			bad("sinks.jsonl.path", "%v", err)
 		}
 	}
 	if c.Sinks.SQLite.Path != "" {
+		if err := checkFilePath(c.Sinks.SQLite.Path); err != nil {
+			bad("sinks.sqlite.path", "%v", err)
+		}
 		if err := c.Sinks.SQLite.Validate(); err != nil {
-			bad("sinks.sqlite", "%v", err)
+			for _, l := range prefixLines("", err) {
+				bad("sinks.sqlite", "%s", strings.TrimPrefix(l.Error(), "sqlite sink: "))
+			}
 		}
 	}
 	if c.Sinks.Postgres.DSN != "" {
 		if err := c.Sinks.Postgres.Validate(); err != nil {
-			bad("sinks.postgres", "%v", err)
+			bad("sinks.postgres", "%s", strings.TrimPrefix(err.Error(), "postgres sink: "))
 		}
 	}
 	hooks := map[string]int{}
 	for i, w := range c.Sinks.Webhooks {
 		key := fmt.Sprintf("sinks.webhooks[%d]", i)
 		if err := w.Validate(); err != nil {
-			bad(key, "%v", err)
+			for _, l := range prefixLines("", err) {
+				bad(key, "%s", strings.TrimPrefix(l.Error(), "webhook sink: "))
+			}
 		}
+		// The name tells webhooks' consumers and dead-letter subjects
+		// apart (SinkName); one webhook needs none.
 		if j, dup := hooks[w.SinkName()]; dup {
-			bad(key+".name", "%q: webhooks[%d] has the same name; give each webhook its own name", w.Name, j)
+			if w.Name == "" {
+				bad(key+".name", "required when there are several webhooks (webhooks[%d] has none either; the name tells their consumers and dead-letter subjects apart)", j)
+			} else {
+				bad(key+".name", "%q: webhooks[%d] (%q) has the same name once folded to a subject token; give each webhook its own name", w.Name, j, c.Sinks.Webhooks[j].Name)
+			}
+		} else {
+			hooks[w.SinkName()] = i
 		}
-		hooks[w.SinkName()] = i
 	}
 	if c.Dedup.Window < time.Minute {
 		bad("dedup.window", "%s: want at least 1m", c.Dedup.Window)
 	} else if err := c.Dedup.dedupConfig(c.NATS.Replicas).Validate(); err != nil {
-		bad("dedup", "%v", err)
+		for _, l := range prefixLines("", err) {
+			key, msg, ok := strings.Cut(l.Error(), ": ")
+			if !ok || !strings.HasPrefix(key, "dedup.") {
+				key, msg = "dedup", l.Error()
+			}
+			bad(key, "%s", msg)
+		}
 	}
 	if c.Dedup.Workers < 1 || c.Dedup.Workers > 64 {
 		bad("dedup.workers", "%d: want 1 to 64", c.Dedup.Workers)
@@ -443,9 +722,120 @@ func (c *Config) Validate() error {
 		bad("log.summary", "%s: want 0s (off) or at least 10s", c.Log.Summary)
 	}
 	if err := c.pollerConfig("").Validate(); err != nil {
-		bad("poller", "%v", err)
+		list := []error{err}
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			list = j.Unwrap()
+		}
+		for _, l := range list {
+			if ce, ok := errors.AsType[*poller.ConfigError](l); ok {
+				bad("poller."+ce.Key, "%v: %s", ce.Value, ce.Why)
+			} else {
+				bad("poller", "%v", l)
+			}
+		}
 	}
 	return errors.Join(errs...)
+}
+
+// validateFeeds checks names (unique after folding), URLs (absolute http
+// or https with a host, each polled by one feed), intervals and headers.
+func (c *Config) validateFeeds(bad func(key, format string, a ...any)) {
+	names := map[string]int{}
+	urls := map[string]int{}
+	feed := func(i int) string {
+		if n := c.Feeds[i].Name; n != "" {
+			return fmt.Sprintf("feeds[%d] (%q)", i, n)
+		}
+		return fmt.Sprintf("feeds[%d]", i)
+	}
+	for i, f := range c.Feeds {
+		key := fmt.Sprintf("feeds[%d]", i)
+		if f.Name == "" {
+			bad(key+".name", "required")
+		} else if j, dup := names[pipeline.Token(f.Name)]; dup {
+			bad(key+".name", "%q clashes with feeds[%d] (names must be unique after folding to a subject token)", f.Name, j)
+		} else {
+			names[pipeline.Token(f.Name)] = i
+		}
+		if err := poller.CheckURL(f.URL); err != nil {
+			bad(key+".url", "feed %q: %s (want an absolute http or https URL)", f.Name, strings.TrimPrefix(err.Error(), "url "))
+		} else if j, dup := urls[sameURL(f.URL)]; dup {
+			bad(key+".url", "feed %q: %q is also the url of %s; poll each feed once", f.Name, f.URL, feed(j))
+		} else {
+			urls[sameURL(f.URL)] = i
+		}
+		if f.Interval < 0 {
+			bad(key+".interval", "%s: must not be negative", f.Interval)
+		}
+		if err := poller.CheckHeaders(f.Headers); err != nil {
+			bad(key+".headers", "%v", err)
+		}
+	}
+}
+
+// sameURL folds what does not change which document a URL names: the case
+// of the scheme and host. Call it on URLs that parse.
+func sameURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	u.Scheme, u.Host = strings.ToLower(u.Scheme), strings.ToLower(u.Host)
+	return u.String()
+}
+
+// checkListen accepts "" and "off" (no listener) and host:port with a
+// numeric port; a host that looks like an IPv4 address must be one.
+func checkListen(addr string) error {
+	if addr == "" || addr == "off" {
+		return nil
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q: want host:port, e.g. 127.0.0.1:9464, or \"off\"", addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("%q: port %q: want a number from 0 to 65535", addr, port)
+	}
+	if strings.Trim(host, "0123456789.") == "" && host != "" && net.ParseIP(host) == nil {
+		return fmt.Errorf("%q: host %q is not an IP address", addr, host)
+	}
+	if strings.ContainsAny(host, " /\\") {
+		return fmt.Errorf("%q: host %q is not a host name or IP address", addr, host)
+	}
+	return nil
+}
+
+// checkFilePath reports why a sink could not create or open the file at
+// p: its directory is missing, or p is a directory. It creates nothing.
+func checkFilePath(p string) error {
+	st, err := os.Stat(p)
+	switch {
+	case err == nil && st.IsDir():
+		return fmt.Errorf("%q is a directory: want a file path", p)
+	case err == nil || !errors.Is(err, fs.ErrNotExist):
+		return nil // exists; or the sink will say what is wrong
+	}
+	dir := filepath.Dir(p)
+	st, err = os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("%q: directory %s does not exist (wirewatch does not create it)", p, dir)
+	case err != nil:
+		return fmt.Errorf("%q: directory %s: %v", p, dir, pathErr(err))
+	case !st.IsDir():
+		return fmt.Errorf("%q: %s is not a directory", p, dir)
+	}
+	return nil
+}
+
+// pathErr drops the operation and path of a *fs.PathError, which the
+// message names already ("no such file or directory").
+func pathErr(err error) error {
+	if pe, ok := errors.AsType[*fs.PathError](err); ok {
+		return pe.Err
+	}
+	return err
 }
 
 // pollerConfig maps the YAML poller section onto poller.Config.

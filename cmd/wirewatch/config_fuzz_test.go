@@ -19,6 +19,9 @@ func FuzzLoadConfig(f *testing.F) {
 		"&a [*a]",
 		"feeds:\n  - name: w\n    url: https://example.org/w.xml\n    headers: {Authorization: Bearer ${TOKEN}, X-Key: \"${A}${B}\"}\n",
 		"sinks:\n  sqlite: {path: x.db, retention: 720h}\n  postgres: {dsn: postgres://db/news, retention: 1m}\n",
+		"nats: {max_store: lots, max_memory: [1], listen: '999.1.1.1:99999'}\npoller: {concurrency: many, timeout: 15}\nfeeds: {name: x}\n",
+		"nats:\n  max_store: 99999999999GiB\nrules: [x.yaml, '']\nhttp: {listen: notanaddr}\nfeeds:\n  - {name: a, url: 'http://exa mple.org'}\n  - {name: b, url: 'http://'}\n",
+		"a: &x {b: *x}\nnats: *x\n",
 	} {
 		f.Add([]byte(seed))
 	}

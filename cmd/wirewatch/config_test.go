@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -12,12 +13,17 @@ func env(kv map[string]string) func(string) string {
 	return func(k string) string { return kv[k] }
 }
 
+// envLine is an error line blamed on an environment variable.
+var envLine = regexp.MustCompile(`^WIREWATCH_[A-Z_]+: `)
+
 func TestLoadConfig(t *testing.T) {
 	tests := []struct {
 		name    string
-		yaml    string
+		yaml    string // $DIR stands for a temporary directory that exists
 		env     map[string]string
 		wantErr []string // substrings the error must contain; nil means no error
+		notWant []string // substrings the error must not contain
+		lines   int      // if not 0, how many problems (error lines) there must be
 		check   func(t *testing.T, c Config)
 	}{
 		{
@@ -95,34 +101,175 @@ func TestLoadConfig(t *testing.T) {
 			yaml:    "feeds:\n  - name: a\n    url: ftp://x\n  - name: A\n    url: https://x\nlog:\n  level: loud\n",
 			wantErr: []string{"feeds[0].url", "feeds[1].name", "log.level", "loud"},
 		},
+
+		// Listeners (M2): host:port with a port 0-65535, or "" / "off".
+		{name: "http.listen without a port", yaml: "http:\n  listen: notanaddr\n",
+			wantErr: []string{`http.listen: "notanaddr": want host:port`}},
+		{name: "nats.listen port out of range", yaml: "nats:\n  listen: 999.1.1.1:99999\n",
+			wantErr: []string{`nats.listen: "999.1.1.1:99999": port "99999": want a number from 0 to 65535`}},
+		{name: "nats.listen host not an IP", yaml: "nats:\n  listen: 999.1.1.1:4222\n",
+			wantErr: []string{`nats.listen: "999.1.1.1:4222": host "999.1.1.1" is not an IP address`}},
+		{name: "listeners off, empty, any port", yaml: "nats:\n  listen: \"off\"\nhttp:\n  listen: \"\"\n"},
+		{name: "listeners with port 0 and a host name", yaml: "nats:\n  listen: localhost:0\nhttp:\n  listen: :9464\n"},
+		{name: "nats.listen unused with an external server", yaml: "nats:\n  url: nats://h:4222\n  listen: nope\n  max_store: 1KiB\n"},
+
+		// Feed URLs (M2).
+		{name: "feed URL does not parse", yaml: "feeds:\n  - name: a\n    url: http://exa mple.org/feed\n",
+			wantErr: []string{`feeds[0].url: feed "a": "http://exa mple.org/feed": invalid character " " in host name`}},
+		{name: "feed URL without host", yaml: "feeds:\n  - name: a\n    url: \"http://\"\n",
+			wantErr: []string{`feeds[0].url: feed "a": "http://": no host`}},
+		{name: "two feeds with one URL", yaml: "feeds:\n  - name: a\n    url: https://Example.org/f\n  - name: b\n    url: https://x.org/g\n  - name: c\n    url: https://example.org/f\n",
+			wantErr: []string{`feeds[2].url: feed "c": "https://example.org/f" is also the url of feeds[0] ("a")`}},
+
+		// Durations, sizes (M2).
+		{name: "negative poller timeout", yaml: "poller:\n  timeout: -1s\n",
+			wantErr: []string{"poller.timeout: -1s: must not be negative"}, notWant: []string{"poller: poller"}},
+		{name: "negative per_host_gap means none", yaml: "poller:\n  per_host_gap: -1s\n"},
+		{name: "poller cross-field check keyed", yaml: "poller:\n  min_interval: 2h\n  max_interval: 1h\n",
+			wantErr: []string{"poller.min_interval: 2h0m0s: above max_interval 1h0m0s"}},
+		{name: "max_store too small", yaml: "nats:\n  max_store: 1KiB\n",
+			wantErr: []string{"nats.max_store: 1KiB: want at least 1MiB"}},
+		{name: "max_store at the floor", yaml: "nats:\n  max_store: 1MiB\n"},
+		{name: "size overflows", yaml: "nats:\n  max_store: 99999999999GiB\n",
+			wantErr: []string{`line 2: nats.max_store: bad size "99999999999GiB": too large`}},
+
+		// Sink files (M2): the directory must exist; nothing is created.
+		{name: "jsonl directory missing", yaml: "sinks:\n  jsonl:\n    path: $DIR/nodir/items.jsonl\n",
+			wantErr: []string{"sinks.jsonl.path:", "nodir/items.jsonl", "does not exist"}},
+		{name: "sqlite path is a directory", yaml: "sinks:\n  sqlite:\n    path: $DIR\n",
+			wantErr: []string{"sinks.sqlite.path:", "is a directory"}},
+		{name: "sink files in a directory that exists", yaml: "sinks:\n  jsonl:\n    path: $DIR/items.jsonl\n  sqlite:\n    path: $DIR/items.db\n"},
+		{name: "sqlite problems keyed, without stutter", yaml: "sinks:\n  sqlite:\n    path: $DIR/x.db\n    busy_timeout: -1s\n    retention: 1m\n",
+			wantErr: []string{"sinks.sqlite: busy_timeout -1s is negative", "sinks.sqlite: retention"}, notWant: []string{"sqlite sink:"}},
+
+		// Webhook names: one webhook needs none; several must differ.
+		{name: "one webhook without a name", yaml: "sinks:\n  webhooks:\n    - url: https://example.org/h\n"},
+		{name: "one unnamed among named webhooks", yaml: "sinks:\n  webhooks:\n    - url: https://example.org/h\n    - {name: b, url: https://example.org/b}\n"},
+		{name: "two webhooks without a name", yaml: "sinks:\n  webhooks:\n    - url: https://example.org/a\n    - url: https://example.org/b\n",
+			wantErr: []string{"sinks.webhooks[1].name: required when there are several webhooks (webhooks[0] has none either"}},
+		{name: "webhook names that fold together", yaml: "sinks:\n  webhooks:\n    - {name: Slack Alerts, url: https://example.org/a}\n    - {name: slack_alerts, url: https://example.org/b}\n",
+			wantErr: []string{`sinks.webhooks[1].name: "slack_alerts": webhooks[0] ("Slack Alerts") has the same name`}},
+
+		// M4: type errors name the key and do not hide the other problems.
+		{name: "type errors keyed", yaml: "poller:\n  concurrency: many\n  allow_private_networks: maybe\n  timeout: 15\n",
+			wantErr: []string{`line 2: poller.concurrency: got "many", want a whole number`,
+				`line 3: poller.allow_private_networks: got "maybe", want true or false`,
+				"line 4: poller.timeout: got 15, want a duration such as 90s"},
+			notWant: []string{"unmarshal", "time.Duration", "yaml: unmarshal errors"}},
+		{name: "type errors in flow style", yaml: "nats: [1, 2]\npoller: {max_body: 1KiB, timeout: 15, concurrency: abc}\nfeeds: {name: x}\n",
+			wantErr: []string{"line 1: nats: got a list, want a mapping", "line 2: poller.timeout: got 15", "line 2: poller.concurrency: got \"abc\"",
+				"line 3: feeds: got a mapping, want a list"}},
+		{name: "bad size does not stop decoding", yaml: "nats:\n  max_store: lots\n  max_memory: [1]\npoller:\n  concurrency: many\n",
+			wantErr: []string{`line 2: nats.max_store: bad size "lots"`, "line 3: nats.max_memory: got a list, want a size",
+				`line 5: poller.concurrency: got "many"`}},
+		{name: "many problems at once", yaml: "nats:\n  max_store: lots\n  replicas: 0\n  listen: 999.1.1.1:99999\npoller:\n  concurrency: \"many\"\n  allow_private_networks: maybe\n  max_redirects: -1\n  timeout: -1s\n" +
+			"feeds:\n  - name: a\n    url: http://exa mple.org/feed\n  - name: b\n    url: https://x.org/f\n  - name: c\n    url: https://x.org/f\n" +
+			"rules:\n  - $DIR/missing-1.yaml\n  - $DIR/missing-2.yaml\ndedup:\n  jaccard: 1.5\n  workers: 0\n" +
+			"sinks:\n  jsonl:\n    path: $DIR/nodir/items.jsonl\n  webhooks:\n    - url: https://example.org/a\n    - url: https://example.org/b\nhttp:\n  listen: notanaddr\nlog:\n  level: loud\n",
+			env: map[string]string{"WIREWATCH_LOG_FORMAT": "xml"},
+			wantErr: []string{`line 2: nats.max_store: bad size "lots"`, `line 6: poller.concurrency: got "many"`, `line 7: poller.allow_private_networks: got "maybe"`,
+				"nats.replicas: 0", `nats.listen: "999.1.1.1:99999"`, "poller.max_redirects: -1", "poller.timeout: -1s",
+				`feeds[0].url: feed "a"`, `feeds[2].url: feed "c": "https://x.org/f" is also the url of feeds[1] ("b")`,
+				`rules[0]: "` /* path follows */, "missing-1.yaml\": no such file", `rules[1]: "`, "missing-2.yaml\": no such file",
+				"dedup.jaccard: 1.5", "dedup.workers: 0", "sinks.jsonl.path:", "sinks.webhooks[1].name", "http.listen", `log.level: "loud"`,
+				`WIREWATCH_LOG_FORMAT: "xml": want text or json`},
+			lines: 18},
+
+		// M4: rule paths, every one, with its key.
+		{name: "missing rule files", yaml: "rules:\n  - $DIR/a.yaml\n  - $DIR\n  - $DIR/b.yaml\n  - \"\"\n",
+			wantErr: []string{"rules[0]: ", "a.yaml\": no such file or directory", "rules[2]: ", "b.yaml\": no such file or directory", "rules[3]: empty path"},
+			notWant: []string{"rules[1]", "stat "}},
+		{name: "missing rule files from the environment", env: map[string]string{"WIREWATCH_RULES": "/nonexistent/a.yaml:/nonexistent/b.yaml"},
+			wantErr: []string{`WIREWATCH_RULES: rules[0]: "/nonexistent/a.yaml": no such file or directory`, `WIREWATCH_RULES: rules[1]: "/nonexistent/b.yaml"`}},
+
+		// M4: values from the environment are blamed on the variable.
+		{name: "bad value from the environment", yaml: "log:\n  level: info\n  format: xml\n",
+			env:     map[string]string{"WIREWATCH_LOG_LEVEL": "loud", "WIREWATCH_HTTP_LISTEN": "nohost"},
+			wantErr: []string{`WIREWATCH_LOG_LEVEL: "loud": want debug`, `WIREWATCH_HTTP_LISTEN: "nohost": want host:port`, `log.format: "xml"`},
+			notWant: []string{"log.level", "http.listen"}},
+		{name: "bad environment with file problems", yaml: "poller:\n  concurrency: many\nlog:\n  level: loud\n",
+			env:     map[string]string{"WIREWATCH_ALLOW_PRIVATE_NETWORKS": "maybe"},
+			wantErr: []string{`WIREWATCH_ALLOW_PRIVATE_NETWORKS: "maybe": want true or false`, "poller.concurrency", `log.level: "loud"`}},
+		{name: "missing header variable with file problems", yaml: "feeds:\n  - name: afp\n    url: https://example.org/afp.xml\n    headers:\n      Authorization: Bearer ${AFP_TOKEN}\nlog:\n  level: loud\n",
+			wantErr: []string{"feeds[0].headers.Authorization", "AFP_TOKEN", `log.level: "loud"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "wirewatch.yaml")
-			os.WriteFile(path, []byte(tt.yaml), 0o644)
+			dir := t.TempDir()
+			path := filepath.Join(dir, "wirewatch.yaml")
+			doc := strings.ReplaceAll(tt.yaml, "$DIR", dir)
+			if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
+				t.Fatal(err)
+			}
 			c, err := loadConfig(path, env(tt.env))
 			if err == nil {
 				err = c.Validate()
 			}
 			if tt.wantErr != nil {
 				if err == nil {
-					t.Fatalf("loadConfig(%q) = nil error, want one containing %q", tt.yaml, tt.wantErr)
+					t.Fatalf("loadConfig(%q) = nil error, want one containing %q", doc, tt.wantErr)
 				}
 				for _, w := range tt.wantErr {
 					if !strings.Contains(err.Error(), w) {
 						t.Errorf("error %q does not contain %q", err, w)
 					}
 				}
-				if !strings.Contains(err.Error(), path) {
-					t.Errorf("error %q does not name the file", err)
+				for _, w := range tt.notWant {
+					if strings.Contains(err.Error(), w) {
+						t.Errorf("error %q contains %q", err, w)
+					}
+				}
+				// Every problem of the list names its origin: the file, or
+				// the environment variable.
+				for l := range strings.Lines(err.Error()) {
+					if !strings.HasPrefix(l, "config "+path+": ") && !envLine.MatchString(l) {
+						t.Errorf("error line %q names neither the file nor a variable", l)
+					}
+				}
+				if n := len(strings.Split(err.Error(), "\n")); tt.lines != 0 && n != tt.lines {
+					t.Errorf("error has %d lines, want %d (one per problem): %v", n, tt.lines, err)
 				}
 				return
 			}
 			if err != nil {
-				t.Fatalf("loadConfig: %v", err)
+				t.Fatalf("loadConfig(%q): %v", doc, err)
 			}
-			tt.check(t, c)
+			if tt.check != nil {
+				tt.check(t, c)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "nodir")); err == nil {
+				t.Errorf("loadConfig created a directory")
+			}
 		})
+	}
+}
+
+func TestCheckRules(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("entities:\n  - {id: a, kind: thing, aliases: [A]}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	good := filepath.Join(dir, "good.yaml")
+	if err := os.WriteFile(good, []byte("entities:\n  - {id: b, kind: org, aliases: [B]}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		rules []string
+		want  string // substring; "" means nil
+	}{
+		{"none", nil, ""},
+		{"good", []string{good}, ""},
+		{"bad file", []string{good, bad}, "config wirewatch.yaml: rules: " + bad + `:2: entity "a": kind "thing"`},
+		{"missing path left to Validate", []string{bad, filepath.Join(dir, "missing.yaml")}, ""},
+	}
+	for _, tt := range tests {
+		c := Config{Rules: tt.rules, path: "wirewatch.yaml"}
+		err := c.checkRules()
+		if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
+			t.Errorf("%s: checkRules(%q) = %v, want %q", tt.name, tt.rules, err, tt.want)
+		}
 	}
 }
 
