@@ -2,7 +2,6 @@ package parser
 
 import (
 	"bytes"
-	"regexp"
 	"unicode/utf8"
 )
 
@@ -163,20 +162,33 @@ func xmlChar(r rune) bool {
 	}
 }
 
-// xmlDeclEncoding matches the encoding of an XML declaration.
-var xmlDeclEncoding = regexp.MustCompile(`^\s*<\?xml[^>]*?encoding\s*=\s*["']([^"']*)["']`)
-
 // utf8Declared reports whether an XML document is in UTF-8 by its
-// declaration: it declares UTF-8 or no encoding at all.
+// declaration: it declares UTF-8 or no encoding at all. It does not
+// allocate.
 func utf8Declared(body []byte) bool {
-	head := body[:min(len(body), 512)]
-	if !bytes.Contains(head, []byte("encoding")) {
+	decl := bytes.TrimLeft(body[:min(len(body), 512)], " \t\r\n")
+	if !bytes.HasPrefix(decl, []byte("<?xml")) {
 		return true
 	}
-	m := xmlDeclEncoding.FindSubmatch(head)
-	if m == nil {
+	if end := bytes.Index(decl, []byte("?>")); end >= 0 {
+		decl = decl[:end]
+	}
+	i := bytes.Index(decl, []byte("encoding"))
+	if i < 0 {
 		return true
 	}
-	enc := bytes.ToLower(bytes.TrimSpace(m[1]))
-	return len(enc) == 0 || bytes.Equal(enc, []byte("utf-8")) || bytes.Equal(enc, []byte("utf8"))
+	rest := bytes.TrimLeft(decl[i+len("encoding"):], " \t\r\n")
+	if len(rest) == 0 || rest[0] != '=' {
+		return true
+	}
+	rest = bytes.TrimLeft(rest[1:], " \t\r\n")
+	if len(rest) == 0 || rest[0] != '"' && rest[0] != '\'' {
+		return true
+	}
+	enc, _, ok := bytes.Cut(rest[1:], rest[:1])
+	if !ok {
+		return true
+	}
+	enc = bytes.TrimSpace(enc)
+	return len(enc) == 0 || bytes.EqualFold(enc, []byte("utf-8")) || bytes.EqualFold(enc, []byte("utf8"))
 }

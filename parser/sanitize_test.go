@@ -2,6 +2,8 @@ package parser
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -30,6 +32,9 @@ func TestSanitize(t *testing.T) {
 		{"declared latin-1", `<?xml version="1.0" encoding='ISO-8859-1'?><r>caf` + "\xe9\xff\xfe&#0;\x01", `<?xml version="1.0" encoding='ISO-8859-1'?><r>caf` + "\xe9\xff\xfe", 2},
 		{"json keeps refs", `{"t": "a&#0;b` + "\x01\xe9\"}", `{"t": "a&#0;b` + "\xe9\"}", 1},
 		{"no new reference", x + "&#\x010;&\x01#0;&#x\x01\x020;&#0\x01;", x + "&# 0;& #0;&#x 0;&#0 ;", 5},
+		{"declared utf8 single quotes", "<?xml version='1.0' encoding = 'utf8' ?><r>\xe9", "<?xml version='1.0' encoding = 'utf8' ?><r>\uFFFD", 1},
+		{"declared windows-1252", "<?xml version=\"1.0\" encoding=\"windows-1252\"?><r>\x93q\x94", "<?xml version=\"1.0\" encoding=\"windows-1252\"?><r>\x93q\x94", 0},
+		{"encoding outside the declaration", "<?xml version=\"1.0\"?><r encoding=\"latin1\">\xe9", "<?xml version=\"1.0\"?><r encoding=\"latin1\">\uFFFD", 1},
 		{"leading space", " \n<r>&#0;</r>", " \n<r></r>", 1},
 		{"empty", "", "", 0},
 	}
@@ -46,7 +51,7 @@ func TestSanitize(t *testing.T) {
 // TestSanitizeNoCopy checks that a clean document is returned as it is,
 // without an allocation.
 func TestSanitizeNoCopy(t *testing.T) {
-	body := []byte(`<?xml version="1.0"?><rss version="2.0"><channel><title>Caf&#233; &amp; été</title></channel></rss>`)
+	body := []byte(`<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Caf&#233; &amp; été</title></channel></rss>`)
 	if got, _ := sanitize(body); &got[0] != &body[0] {
 		t.Errorf("sanitize copied a clean document")
 	}
@@ -103,4 +108,26 @@ func FuzzSanitize(f *testing.F) {
 			t.Fatalf("sanitize(%q) = %q: invalid UTF-8 left in a UTF-8 document", body, out)
 		}
 	})
+}
+
+// BenchmarkSanitize measures the pass over a clean feed (the usual case)
+// and over one with an illegal reference at its end.
+func BenchmarkSanitize(b *testing.B) {
+	clean, err := os.ReadFile(filepath.Join("..", "testdata", "feeds", "afp-world.xml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	dirty := append(bytes.Clone(clean), "&#0;"...)
+	for _, c := range []struct {
+		name string
+		body []byte
+	}{{"clean", clean}, {"dirty", dirty}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(c.body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				sanitize(c.body)
+			}
+		})
+	}
 }
