@@ -20,8 +20,11 @@ func isJSON(body []byte) bool {
 // and 1.1 require "version" (a URL string such as
 // "https://jsonfeed.org/version/1.1") and "items" (an array, possibly
 // empty); gofeed checks neither and reads any object as a feed without
-// items. Title, also required by the spec, is not insisted on: a feed
-// missing it still has readable items. Every other field is optional.
+// items. Like feed readers, it asks for one of the two, not both: a feed
+// that forgets its version still has readable items, and one with a
+// version and no items is an empty feed. An object with neither is not a
+// feed. Title, also required by the spec, is not insisted on either.
+// Every other field is optional; a field of the wrong type is an error.
 func checkJSONFeed(body []byte) error {
 	var top struct {
 		Version json.RawMessage `json:"version"`
@@ -45,11 +48,8 @@ func checkJSONFeed(body []byte) error {
 	default:
 		wrong = append(wrong, fmt.Sprintf(`"items" is %s, want an array`, kind))
 	}
-	switch len(missing) {
-	case 2:
+	if len(missing) == 2 {
 		return errors.New(`not a JSON Feed: no "version" and no "items" (JSON Feed 1.0 and 1.1 require both)`)
-	case 1:
-		return fmt.Errorf("not a JSON Feed: no %s (JSON Feed 1.0 and 1.1 require it)", missing[0])
 	}
 	if len(wrong) > 0 {
 		return fmt.Errorf("invalid JSON Feed: %s", strings.Join(wrong, "; "))

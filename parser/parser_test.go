@@ -142,8 +142,6 @@ func TestParseErrors(t *testing.T) {
 		{"truncated rss", `<?xml version="1.0"?><rss version="2.0"><channel><title>x</title><item><title>a`, "parse feed f: "},
 		{"broken json", `{"version":"https://jsonfeed.org/version/1.1","items":[`, "parse feed f: invalid JSON at byte 55: unexpected end of JSON input"},
 		{"json not a feed", `{"not":"a feed"}`, `parse feed f: not a JSON Feed: no "version" and no "items" (JSON Feed 1.0 and 1.1 require both)`},
-		{"json no items", `{"version":"https://jsonfeed.org/version/1.1","title":"t"}`, `parse feed f: not a JSON Feed: no "items" (JSON Feed 1.0 and 1.1 require it)`},
-		{"json null items", `{"version":"https://jsonfeed.org/version/1.1","items":null}`, `parse feed f: not a JSON Feed: no "items"`},
 		{"json version number", `{"version":1.1,"items":[]}`, `parse feed f: invalid JSON Feed: "version" is a number, want a string such as "https://jsonfeed.org/version/1.1"`},
 		{"json items object", `{"version":"https://jsonfeed.org/version/1","items":{}}`, `parse feed f: invalid JSON Feed: "items" is an object, want an array`},
 		{"json item number", `{"version":"https://jsonfeed.org/version/1","items":[1]}`, `parse feed f: invalid JSON Feed: "items" is a number, want an object`},
@@ -159,6 +157,25 @@ func TestParseErrors(t *testing.T) {
 				t.Errorf("Parse(%q) error = %q, want it to start with %q", tt.body, err, tt.want)
 			}
 		})
+	}
+}
+
+// TestParseJSONFeedLenient checks that a JSON Feed missing one of its two
+// required fields is still read, as feed readers do: without "version" its
+// items count; with a version and no items it is an empty feed.
+func TestParseJSONFeedLenient(t *testing.T) {
+	for _, tt := range []struct {
+		body  string
+		items int
+	}{
+		{`{"title":"t","items":[{"id":"1","title":"a"}]}`, 1},
+		{`{"version":"https://jsonfeed.org/version/1.1","title":"t"}`, 0},
+		{`{"version":"https://jsonfeed.org/version/1.1","items":null}`, 0},
+	} {
+		f, err := Parse(Source{Name: "f", URL: "https://f.example/feed"}, []byte(tt.body), fetchTime)
+		if err != nil || len(f.Items) != tt.items {
+			t.Errorf("Parse(%q) = %d items, %v; want %d items", tt.body, len(f.Items), err, tt.items)
+		}
 	}
 }
 
