@@ -19,7 +19,7 @@ non-zero on any problem.`
 
 func runConfig(_ context.Context, args []string, s stdio) error {
 	fs := newFlagSet("config check", configSynopsis, s)
-	cfgPath := fs.String("c", s.getenv("WIREWATCH_CONFIG"), "config file (env WIREWATCH_CONFIG)")
+	cfgPath := fs.String("c", s.getenv("WIREWATCH_CONFIG"), "config `file` (env WIREWATCH_CONFIG)")
 	pos, err := fs.parse(args)
 	if err != nil {
 		return err

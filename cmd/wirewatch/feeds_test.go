@@ -107,6 +107,38 @@ func TestFeedsList(t *testing.T) {
 	if !strings.Contains(lines[2], "http 500") {
 		t.Errorf("broken feed line lacks its last error: %q", lines[2])
 	}
+	if want := "feed state from the data dir " + dir; !strings.Contains(errb.String(), want) {
+		t.Errorf("feeds list stderr = %q, want it to say %q", errb.String(), want)
+	}
+
+	// Without a config no feed is "not in config"; with one, the stored
+	// feeds it lacks are.
+	for _, tt := range []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"--data-dir", dir}, false},
+		{[]string{"--data-dir", dir, "-c", filepath.Join(t.TempDir(), "none.yaml")}, true},
+	} {
+		if tt.want {
+			os.WriteFile(tt.args[3], []byte("feeds: []\n"), 0o644)
+		}
+		out.Reset()
+		errb.Reset()
+		if err := runFeeds(t.Context(), append([]string{"list"}, tt.args...), nil, &out, &errb); err != nil {
+			t.Fatalf("feeds list %q: %v (%s)", tt.args, err, errb.String())
+		}
+		if got := strings.Count(out.String(), "(not in config)"); got != 2*boolInt(tt.want) {
+			t.Errorf("feeds list %q marked %d feeds \"(not in config)\", want %d:\n%s", tt.args, got, 2*boolInt(tt.want), out.String())
+		}
+	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func TestFeedsDiscover(t *testing.T) {
@@ -174,6 +206,14 @@ func TestFeedsPreview(t *testing.T) {
 	}
 	if n := strings.Count(strings.TrimSpace(out.String()), "\n") + 1; n != len(want.Items) {
 		t.Errorf("--json printed %d lines, want %d items", n, len(want.Items))
+	}
+	// Flags may follow the name.
+	out.Reset()
+	if err := runFeeds(t.Context(), []string{"preview", "wire", "-c", cfgPath, "--json"}, nil, &out, &errb); err != nil {
+		t.Fatalf("feeds preview wire -c FILE --json: %v", err)
+	}
+	if n := strings.Count(strings.TrimSpace(out.String()), "\n") + 1; n != len(want.Items) {
+		t.Errorf("preview wire -c FILE --json printed %d lines, want %d items", n, len(want.Items))
 	}
 	if err := runFeeds(t.Context(), []string{"preview", web.URL + "/secure"}, nil, &out, &errb); err == nil || !strings.Contains(err.Error(), "401") {
 		t.Errorf("preview without the headers = %v, want the 401 named", err)

@@ -38,7 +38,7 @@ func commands() map[string]command {
 		"extract": {"print the body text the parser keeps from an HTML page", func(ctx context.Context, args []string, s stdio) error {
 			return runExtract(ctx, args, s.in, s.out, s.err)
 		}},
-		"feeds": {"list feed health, import/export OPML, discover a site's feeds", func(ctx context.Context, args []string, s stdio) error {
+		"feeds": {"list feed health, import/export OPML, discover and preview feeds", func(ctx context.Context, args []string, s stdio) error {
 			return runFeeds(ctx, args, s.in, s.out, s.err)
 		}},
 		"tags": {"try tagging rules on a text, list rules", func(ctx context.Context, args []string, s stdio) error {

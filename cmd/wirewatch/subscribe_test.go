@@ -166,6 +166,35 @@ func TestSubscribe(t *testing.T) {
 			t.Errorf("following story %s printed %d events (%d lines), want %d (8)", biggest.StoryID, got, len(lines), want)
 		}
 	})
+
+	// Flags after the pattern count: -n 2 ends the command after two items.
+	t.Run("flags after pattern", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+		defer cancel()
+		var out, errb bytes.Buffer
+		args := []string{"subscribe", "alaska-summit", "--nats-url", srv.ClientURL(), "--all", "--json", "-n", "2"}
+		if err := run(ctx, args, stdio{out: &out, err: &errb, getenv: env(nil)}); err != nil {
+			t.Fatalf("subscribe %q: %v\n%s", args, err, errb.String())
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("subscribe %q ran until its deadline, want it to stop after 2 items", args)
+		}
+		if n := strings.Count(strings.TrimSpace(out.String()), "\n") + 1; n != 2 {
+			t.Errorf("subscribe %q printed %d items, want 2", args, n)
+		}
+		if strings.Contains(errb.String(), "items.tag.-n") {
+			t.Errorf("subscribe %q took a flag as a pattern: %s", args, errb.String())
+		}
+	})
+
+	// A prefix no wirewatch on the server uses is named, with --prefix.
+	t.Run("unknown prefix", func(t *testing.T) {
+		var out bytes.Buffer
+		err := run(t.Context(), []string{"subscribe", "--nats-url", srv.ClientURL(), "--prefix", "other.", "ceasefire"}, stdio{out: &out, err: &out, getenv: env(nil)})
+		if err == nil || !strings.Contains(err.Error(), `no wirewatch with prefix "other."`) || !strings.Contains(err.Error(), "--prefix") {
+			t.Errorf("subscribe --prefix other. = %v, want no wirewatch with that prefix named, and --prefix", err)
+		}
+	})
 }
 
 // subscribeOutput runs 'wirewatch subscribe ARGS' for 3 s and returns its

@@ -1,0 +1,303 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestParseFlags checks that flags are taken anywhere among the
+// positional arguments, and that "--" and flag values are respected.
+func TestParseFlags(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		pos  []string
+		n    int
+		c    string
+		json bool
+	}{
+		{"flags first", []string{"-n", "1", "foo"}, []string{"foo"}, 1, "", false},
+		{"flags after", []string{"foo", "-n", "1"}, []string{"foo"}, 1, "", false},
+		{"flags between", []string{"foo", "--json", "bar", "-c=x.yaml", "baz"}, []string{"foo", "bar", "baz"}, 0, "x.yaml", true},
+		{"negative value", []string{"foo", "-n", "-1"}, []string{"foo"}, -1, "", false},
+		{"dash is positional", []string{"-", "-n", "2"}, []string{"-"}, 2, "", false},
+		{"double dash ends flags", []string{"foo", "--", "-n", "1"}, []string{"foo", "-n", "1"}, 0, "", false},
+		{"double dash as a value", []string{"-c", "--", "foo", "-n", "3"}, []string{"foo"}, 3, "--", false},
+		{"bool with value", []string{"--json=false", "foo"}, []string{"foo"}, 0, "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fs := newFlagSet("test", "test", stdio{out: &bytes.Buffer{}, err: &bytes.Buffer{}})
+			n := fs.Int("n", 0, "")
+			c := fs.String("c", "", "")
+			asJSON := fs.Bool("json", false, "")
+			pos, err := fs.parse(tt.args)
+			if err != nil {
+				t.Fatalf("parse(%q): %v", tt.args, err)
+			}
+			if !slices.Equal(pos, tt.pos) || *n != tt.n || *c != tt.c || *asJSON != tt.json {
+				t.Errorf("parse(%q) = %q, -n %d, -c %q, --json %v; want %q, -n %d, -c %q, --json %v",
+					tt.args, pos, *n, *c, *asJSON, tt.pos, tt.n, tt.c, tt.json)
+			}
+		})
+	}
+}
+
+// TestCommandLine runs the binary's entry point on command lines with
+// mistakes in them and checks the exit status, the message and where the
+// output goes: help to stdout with status 0, mistakes to stderr with
+// status 2, a one-line hint instead of the whole usage.
+func TestCommandLine(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "g.yaml")
+	if err := os.WriteFile(cfg, []byte("feeds: []\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	getenv := env(map[string]string{"HOME": dir})
+	tests := []struct {
+		name       string
+		args       []string
+		code       int
+		stderr     []string // in stderr
+		stdout     []string // in stdout
+		notStdout  []string
+		notStderr  []string
+		emptyStdot bool
+	}{
+		// H1: stray words are errors, with the likely intent.
+		{"config check file without -c", []string{"config", "check", "g.yaml"}, 2,
+			[]string{`config check: unexpected argument "g.yaml" (give the config file with -c)`, "Run 'wirewatch config -h'"}, nil, nil, nil, true},
+		{"config check extra word", []string{"config", "check", "-c", cfg, "extra"}, 2,
+			[]string{`unexpected argument "extra"`}, nil, nil, nil, true},
+		{"config file as subcommand", []string{"config", cfg}, 2,
+			[]string{"wirewatch config check -c " + cfg}, nil, nil, nil, true},
+		{"config flags before check", []string{"config", "-c", cfg, "check"}, 0,
+			[]string{"config ok"}, []string{"feeds: []"}, nil, nil, false},
+		{"config without subcommand", []string{"config"}, 2, []string{"want the subcommand check"}, nil, nil, nil, true},
+		{"run config without -c", []string{"run", "g.yaml", "--data-dir", filepath.Join(dir, "dd"), "--listen", "off", "--http", "off"}, 2,
+			[]string{`run: unexpected argument "g.yaml" (give the config file with -c)`}, nil, nil, nil, true},
+		{"run flag name without dash", []string{"run", "data-dir", "--listen", "off", "--http", "off"}, 2, []string{`(did you mean --data-dir?)`}, nil, nil, nil, true},
+		{"stories extra word", []string{"stories", "--db", filepath.Join(dir, "x.db"), "extra"}, 2,
+			[]string{`stories: unexpected argument "extra" (stories takes no arguments)`}, nil, nil, nil, true},
+		{"stories database without --db", []string{"stories", "items.db"}, 2,
+			[]string{"give the SQLite file with --db"}, nil, nil, nil, true},
+		{"version extra word", []string{"version", "extra"}, 2, []string{`version: unexpected argument "extra"`}, nil, nil, nil, true},
+		{"replay extra word", []string{"replay", dir}, 2, []string{"give a directory of feed files with --feeds"}, nil, nil, nil, true},
+		{"tags test file", []string{"tags", "test", "article.txt"}, 2, []string{"wirewatch tags test < FILE"}, nil, nil, nil, true},
+		{"feeds list config without -c", []string{"feeds", "list", "cfg.yaml"}, 2, []string{"give the config file with -c"}, nil, nil, nil, true},
+		{"feeds unknown subcommand", []string{"feeds", "frob"}, 2, []string{`feeds: unknown subcommand "frob" (want list, import, export, discover or preview)`}, nil, nil, nil, true},
+		{"feeds preview two args", []string{"feeds", "preview", "a", "b"}, 2, []string{"preview: want one URL or configured feed name, got 2"}, nil, nil, nil, true},
+		{"extract two files", []string{"extract", "a.html", "b.html"}, 2, []string{`unexpected argument "b.html"`}, nil, nil, nil, true},
+
+		// M7, L2: help.
+		{"help run", []string{"help", "run"}, 0, nil,
+			[]string{"Usage: wirewatch run", "default 127.0.0.1:9464", "default 127.0.0.1:4222", "default info", "default " + filepath.Join(dir, ".local/state/wirewatch")},
+			nil, []string{"help requested"}, false},
+		{"help feeds", []string{"help", "feeds"}, 0, nil, []string{"preview URL|NAME", "-nats-url"}, nil, nil, false},
+		{"run -h", []string{"run", "-h"}, 0, nil, []string{"Usage: wirewatch run"}, nil, nil, false},
+		{"subscribe --help", []string{"subscribe", "--help"}, 0, nil, []string{"Usage: wirewatch subscribe"}, nil, nil, false},
+		{"feeds preview -h", []string{"feeds", "preview", "-h"}, 0, nil, []string{"Usage: wirewatch feeds"}, nil, nil, false},
+		{"tags -h", []string{"tags", "-h"}, 0, nil, []string{"Usage: wirewatch tags test", "-kind kind"}, []string{"flags:\n\n", "flags:\n$"}, nil, false},
+		{"replay -h", []string{"replay", "-h"}, 0, nil,
+			[]string{"[--db FILE.db]", "[--data-dir DIR]", "[--concurrency N]", "-rules file"}, []string{"-rules value"}, nil, false},
+		{"version -h", []string{"version", "-h"}, 0, nil, []string{"Usage: wirewatch version"}, []string{"Flags:"}, nil, false},
+		{"config -h", []string{"config", "-h"}, 0, nil, []string{"Usage: wirewatch config check", "Flags:\n  -c file"}, nil, nil, false},
+		{"help bogus", []string{"help", "bogus"}, 2, []string{`help: unknown command "bogus"`, "Commands:"}, nil, nil, nil, true},
+		{"help alone", []string{"help"}, 0, nil, []string{"Commands:"}, nil, nil, false},
+		{"no arguments", nil, 2, []string{"Commands:"}, nil, nil, []string{"no command given"}, true},
+		{"unknown command", []string{"bogus"}, 2, []string{`unknown command "bogus"`}, nil, nil, nil, true},
+
+		// L2: a bad flag value is the error and a hint, not the usage.
+		{"bad flag value", []string{"stories", "--db", "x.db", "-n", "abc"}, 2,
+			[]string{`stories: invalid value "abc" for flag -n`, "Run 'wirewatch stories -h' for its usage."}, nil, nil, []string{"Usage:", "Flags:"}, true},
+		{"unknown flag", []string{"run", "--bogus"}, 2, []string{"run: flag provided but not defined: -bogus"}, nil, nil, []string{"Usage:"}, true},
+
+		// L1: flag value checks.
+		{"replay log level", []string{"replay", "--log-level", "verbose"}, 2, []string{`replay: --log-level "verbose": want debug, info, warn or error`}, nil, nil, nil, true},
+		{"replay concurrency", []string{"replay", "--concurrency", "0"}, 2, []string{"replay: --concurrency 0: want at least 1"}, nil, nil, nil, true},
+		{"stories negative n", []string{"stories", "--db", "x.db", "-n", "-1"}, 2, []string{"stories: -n -1: want 0 (all) or more"}, nil, nil, nil, true},
+		{"stories negative since", []string{"stories", "--db", "x.db", "--since", "-1h"}, 2, []string{"stories: --since -1h0m0s"}, nil, nil, nil, true},
+		{"subscribe all and since", []string{"subscribe", "--all", "--since", "1h", "foo"}, 2, []string{"--all", "--since", "give one of them"}, nil, nil, nil, true},
+		{"subscribe flag after pattern", []string{"subscribe", "foo", "-n", "-1"}, 2, []string{"subscribe: -n -1"}, nil, nil, nil, true},
+		{"tags list bogus kind", []string{"tags", "list", "--kind", "bogus"}, 2,
+			[]string{`tags: --kind "bogus": want one of topic, person, place, org, other`}, nil, nil, nil, true},
+
+		// L4: subjects NATS would refuse are refused before connecting.
+		{"subscribe empty token", []string{"subscribe", "--nats-url", "nats://127.0.0.1:1", "items..x"}, 2,
+			[]string{`pattern "items..x"`, "empty token"}, nil, nil, []string{"connect"}, true},
+		{"subscribe trailing dot", []string{"subscribe", "--nats-url", "nats://127.0.0.1:1", "person."}, 2,
+			[]string{`pattern "person."`, "empty token"}, nil, nil, []string{"connect"}, true},
+		{"subscribe wildcard inside token", []string{"subscribe", "--nats-url", "nats://127.0.0.1:1", "person.zel*"}, 2,
+			[]string{`pattern "person.zel*"`, "whole tokens"}, nil, nil, []string{"connect"}, true},
+		{"subscribe > not last", []string{"subscribe", "--nats-url", "nats://127.0.0.1:1", "items.tag.>.x"}, 2,
+			[]string{"must come last"}, nil, nil, []string{"connect"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// A command line wrongly accepted must not run for ever (run
+			// would start the daemon).
+			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+			defer cancel()
+			var out, errb bytes.Buffer
+			code := report(run(ctx, tt.args, stdio{in: strings.NewReader(""), out: &out, err: &errb, getenv: getenv}), &errb)
+			if code != tt.code {
+				t.Errorf("wirewatch %q: exit status %d, want %d\nstdout: %s\nstderr: %s", tt.args, code, tt.code, out.String(), errb.String())
+			}
+			for _, w := range tt.stderr {
+				if !strings.Contains(errb.String(), w) {
+					t.Errorf("wirewatch %q: stderr lacks %q:\n%s", tt.args, w, errb.String())
+				}
+			}
+			for _, w := range tt.notStderr {
+				if strings.Contains(errb.String(), w) {
+					t.Errorf("wirewatch %q: stderr has %q:\n%s", tt.args, w, errb.String())
+				}
+			}
+			for _, w := range tt.stdout {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("wirewatch %q: stdout lacks %q:\n%s", tt.args, w, out.String())
+				}
+			}
+			for _, w := range tt.notStdout {
+				if strings.Contains(out.String(), w) || strings.HasSuffix(w, "$") && strings.HasSuffix(out.String(), strings.TrimSuffix(w, "$")) {
+					t.Errorf("wirewatch %q: stdout has %q:\n%s", tt.args, w, out.String())
+				}
+			}
+			if tt.emptyStdot && out.Len() > 0 {
+				t.Errorf("wirewatch %q: stdout = %q, want nothing (mistakes go to stderr)", tt.args, out.String())
+			}
+		})
+	}
+	if _, err := os.Stat(filepath.Join(dir, "dd")); err == nil {
+		t.Error("run with a stray argument created its --data-dir")
+	}
+}
+
+// TestReplayRefusesToReplace checks that replay --out and --db replace
+// only what replay would have written, and say why not otherwise.
+func TestReplayRefusesToReplace(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	emptyDir := filepath.Join(dir, "emptydir")
+	os.Mkdir(emptyDir, 0o755)
+	sqlite := write("items.db", "SQLite format 3\x00"+strings.Repeat("\x00", 100))
+	jsonl := write("items.jsonl", `{"id":"a"}`+"\n")
+	text := write("notes.txt", "my notes\n")
+	empty := write("empty", "")
+	short := write("short.db", "SQLite")
+	walDir := filepath.Join(dir, "w.db")
+	write("w.db", "")
+	os.Mkdir(walDir+"-wal", 0o755)
+	link := filepath.Join(dir, "link")
+	os.Symlink(emptyDir, link)
+
+	tests := []struct {
+		flag, path string
+		want       string // in the error; "" for none
+	}{
+		{"--db", emptyDir, "is a directory"},
+		{"--db", dir, "is a directory"},
+		{"--db", link, "is a directory"},
+		{"--db", jsonl, "is not a SQLite database"},
+		{"--db", text, "is not a SQLite database"},
+		{"--db", short, "is not a SQLite database"},
+		{"--db", walDir, "w.db-wal: is a directory"},
+		{"--db", "/dev/null", "not a regular file"},
+		{"--db", sqlite, ""},
+		{"--db", empty, ""},
+		{"--db", filepath.Join(dir, "new.db"), ""},
+		{"--out", emptyDir, "is a directory"},
+		{"--out", sqlite, "is not a JSON-lines file"},
+		{"--out", text, "is not a JSON-lines file"},
+		{"--out", jsonl, ""},
+		{"--out", empty, ""},
+	}
+	for _, tt := range tests {
+		check := isJSONL
+		if tt.flag == "--db" {
+			check = isSQLite
+		}
+		err := checkReplaceable(tt.flag, tt.path, check)
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("checkReplaceable(%s %s) = %v, want nil", tt.flag, tt.path, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), tt.flag+" ")):
+			t.Errorf("checkReplaceable(%s %s) = %v, want an error naming the flag and %q", tt.flag, tt.path, err, tt.want)
+		}
+	}
+
+	// Through the command: nothing is removed.
+	for _, args := range [][]string{{"--db", emptyDir}, {"--out", sqlite}, {"--db", text}} {
+		var out, errb bytes.Buffer
+		err := run(t.Context(), append([]string{"replay", "--feeds", "../../testdata/feeds", "--rules", "../../testdata/rules/summit.yaml"}, args...),
+			stdio{out: &out, err: &errb, getenv: env(nil)})
+		if err == nil || !strings.Contains(err.Error(), args[0]) {
+			t.Errorf("replay %q = %v, want refused naming %s", args, err, args[0])
+		}
+	}
+	if st, err := os.Stat(emptyDir); err != nil || !st.IsDir() {
+		t.Errorf("replay --db removed the directory %s", emptyDir)
+	}
+	for _, p := range []string{sqlite, text} {
+		if st, err := os.Stat(p); err != nil || st.Size() == 0 {
+			t.Errorf("replay replaced %s", p)
+		}
+	}
+}
+
+// TestFeedsListNoDaemon checks that feeds list with no daemon and no data
+// dir says so, naming both, instead of creating the dir and printing an
+// empty table.
+func TestFeedsListNoDaemon(t *testing.T) {
+	dir := t.TempDir()
+	dataDir := filepath.Join(dir, "state")
+	listen := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	cfg := filepath.Join(dir, "c.yaml")
+	os.WriteFile(cfg, []byte("nats:\n  data_dir: "+dataDir+"\n  listen: "+listen+"\n"), 0o644)
+	empty := filepath.Join(dir, "empty")
+	os.Mkdir(empty, 0o755)
+	tests := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"default", []string{"list", "-c", cfg}, []string{"nats://" + listen, dataDir + " does not exist", "--nats-url", "--data-dir", "wirewatch run"}},
+		{"--data-dir missing", []string{"list", "-c", cfg, "--data-dir", filepath.Join(dir, "nope")}, []string{"--data-dir " + filepath.Join(dir, "nope") + " does not exist"}},
+		{"--data-dir without state", []string{"list", "--data-dir", empty}, []string{"--data-dir " + empty + " holds no wirewatch state"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			err := runFeeds(t.Context(), tt.args, nil, &out, &errb)
+			if err == nil {
+				t.Fatalf("feeds %q succeeded, want an error; stdout:\n%s", tt.args, out.String())
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("feeds %q: error %q lacks %q", tt.args, err, w)
+				}
+			}
+			if out.Len() > 0 {
+				t.Errorf("feeds %q printed %q", tt.args, out.String())
+			}
+		})
+	}
+	for _, d := range []string{dataDir, filepath.Join(dir, "nope"), filepath.Join(empty, "jetstream")} {
+		if _, err := os.Stat(d); err == nil {
+			t.Errorf("feeds list created %s", d)
+		}
+	}
+}
