@@ -62,14 +62,14 @@ func TestCommandLine(t *testing.T) {
 	}
 	getenv := env(map[string]string{"HOME": dir})
 	tests := []struct {
-		name       string
-		args       []string
-		code       int
-		stderr     []string // in stderr
-		stdout     []string // in stdout
-		notStdout  []string
-		notStderr  []string
-		emptyStdot bool
+		name        string
+		args        []string
+		code        int
+		stderr      []string // in stderr
+		stdout      []string // in stdout
+		notStdout   []string
+		notStderr   []string
+		emptyStdout bool
 	}{
 		// H1: stray words are errors, with the likely intent.
 		{"config check file without -c", []string{"config", "check", "g.yaml"}, 2,
@@ -170,7 +170,7 @@ func TestCommandLine(t *testing.T) {
 					t.Errorf("wirewatch %q: stdout has %q:\n%s", tt.args, w, out.String())
 				}
 			}
-			if tt.emptyStdot && out.Len() > 0 {
+			if tt.emptyStdout && out.Len() > 0 {
 				t.Errorf("wirewatch %q: stdout = %q, want nothing (mistakes go to stderr)", tt.args, out.String())
 			}
 		})
