@@ -6,8 +6,6 @@ import (
 	"fmt"
 
 	"gopkg.in/yaml.v3"
-
-	"github.com/wirewatch/wirewatch/pipeline/tag"
 )
 
 const configSynopsis = `config check [-c wirewatch.yaml]
@@ -41,9 +39,7 @@ func runConfig(_ context.Context, args []string, s stdio) error {
 		return err
 	}
 	problems := cfg.Validate()
-	if _, err := tag.Load(cfg.Rules...); err != nil {
-		problems = errors.Join(problems, err)
-	}
+	problems = errors.Join(problems, cfg.checkRules())
 	out, err := yaml.Marshal(cfg.resolved(buildVersion()).redacted())
 	if err != nil {
 		return err

@@ -55,6 +55,10 @@ func runExtract(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	}
 	page, err := io.ReadAll(io.LimitReader(in, parser.MaxPageSize))
 	if err != nil {
+		var pathErr *os.PathError
+		if errors.As(err, &pathErr) { // it names the file already
+			return fmt.Errorf("extract: %w", err)
+		}
 		return fmt.Errorf("extract: read %s: %w", name, err)
 	}
 	if *pageURL == "" {

@@ -126,14 +126,26 @@ func feedsImport(path string, stdin io.Reader, stdout io.Writer) error {
 		defer f.Close()
 		r = f
 	}
-	feeds, err := poller.ReadOPML(r)
-	if err != nil {
+	imp, err := poller.ImportOPML(r)
+	var pathErr *os.PathError
+	switch {
+	case errors.As(err, &pathErr): // it names the file already
+		return fmt.Errorf("feeds import: %w", err)
+	case err != nil:
 		return fmt.Errorf("feeds import %s: %w", path, err)
 	}
-	if len(feeds) == 0 {
-		return fmt.Errorf("feeds import %s: no feeds with an http(s) xmlUrl", path)
+	feeds := imp.Feeds
+	for _, sk := range imp.Skipped {
+		fmt.Fprintf(stdout, "# skipped: %s\n", sk)
 	}
-	fmt.Fprintf(stdout, "# %d feeds imported from %s\n", len(feeds), path)
+	if len(feeds) == 0 {
+		return fmt.Errorf("feeds import %s: no feeds with an http(s) xmlUrl (%s skipped)", path, count(len(imp.Skipped), "outline"))
+	}
+	fmt.Fprintf(stdout, "# %s imported from %s", count(len(feeds), "feed"), path)
+	if n := len(imp.Skipped); n > 0 {
+		fmt.Fprintf(stdout, ", %s skipped (listed above)", count(n, "outline"))
+	}
+	fmt.Fprintln(stdout)
 	enc := yaml.NewEncoder(stdout)
 	enc.SetIndent(2)
 	if err := enc.Encode(struct {

@@ -24,7 +24,8 @@ func TestFeedsImportExport(t *testing.T) {
 	if err := runFeeds(t.Context(), []string{"import", "../../poller/testdata/subscriptions.opml"}, nil, &out, &errb); err != nil {
 		t.Fatalf("feeds import: %v (%s)", err, errb.String())
 	}
-	for _, want := range []string{"feeds:", "name: afp-world", "url: https://www.afp.com/en/rss/world.xml", "interval: 30m0s", "full_text: true"} {
+	for _, want := range []string{"feeds:", "name: afp-world", "url: https://www.afp.com/en/rss/world.xml", "interval: 30m0s", "full_text: true",
+		`# skipped: "Gopher" (gopher://old.example/feed): scheme must be http or https`, "5 feeds imported", "2 outlines skipped"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("feeds import output lacks %q:\n%s", want, out.String())
 		}
