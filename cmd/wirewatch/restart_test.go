@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -246,5 +247,27 @@ func checkOps(t *testing.T, base string, wants ...string) {
 		if !strings.Contains(metrics, "\n"+w) {
 			t.Errorf("/metrics lacks %q", w)
 		}
+	}
+}
+
+// TestDaemonOpsPortInUse checks that a taken ops port stops the daemon at
+// once, naming the setting, before the embedded server (or anything else)
+// starts.
+func TestDaemonOpsPortInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cfg := defaultConfig(env(nil))
+	cfg.NATS.DataDir = filepath.Join(t.TempDir(), "nats")
+	cfg.NATS.Listen = ""
+	cfg.HTTP.Listen = ln.Addr().String()
+	err = daemon(t.Context(), cfg, testLogger(t))
+	if err == nil || !strings.Contains(err.Error(), "http.listen") || !strings.Contains(err.Error(), ln.Addr().String()) {
+		t.Fatalf("daemon with the ops port taken: %v; want an error naming http.listen and %s", err, ln.Addr())
+	}
+	if _, err := os.Stat(cfg.NATS.DataDir); !os.IsNotExist(err) {
+		t.Errorf("the embedded server started (data dir %s exists) before the ops port was checked", cfg.NATS.DataDir)
 	}
 }

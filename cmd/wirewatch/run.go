@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -93,6 +94,15 @@ func daemon(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// The ops port is taken before anything starts, so a port in use stops
+	// the daemon at once with its name rather than after the poller ran.
+	var opsLn net.Listener
+	if cfg.HTTP.Listen != "" {
+		if opsLn, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
+			return fmt.Errorf("ops endpoint (http.listen, --http): %w", err)
+		}
+		defer opsLn.Close()
+	}
 	b, err := openBroker(ctx, cfg.NATS, "run", log)
 	if err != nil {
 		return err
@@ -158,8 +168,8 @@ func daemon(ctx context.Context, cfg Config, log *slog.Logger) error {
 	for _, p := range set.pruners {
 		g.Go(func() error { return runPruner(gctx, p, pruneEvery, time.Now, pruned, log) })
 	}
-	if cfg.HTTP.Listen != "" {
-		g.Go(func() error { return serveOps(gctx, cfg.HTTP.Listen, reg, b, log) })
+	if opsLn != nil {
+		g.Go(func() error { return serveOps(gctx, opsLn, reg, b, log) })
 	}
 	if cfg.Log.Summary > 0 {
 		g.Go(func() error { return logSummaries(gctx, reg, cfg.Log.Summary, log) })
@@ -192,7 +202,7 @@ func reloadOnHUP(ctx context.Context, r *tag.Reloader) error {
 
 // serveOps serves /metrics, /healthz (process up) and /readyz (NATS
 // connected) until ctx ends.
-func serveOps(ctx context.Context, addr string, reg prometheus.Gatherer, b *broker, log *slog.Logger) error {
+func serveOps(ctx context.Context, ln net.Listener, reg prometheus.Gatherer, b *broker, log *slog.Logger) error {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
@@ -203,13 +213,13 @@ func serveOps(ctx context.Context, addr string, reg prometheus.Gatherer, b *brok
 		}
 		fmt.Fprintln(w, "ok")
 	})
-	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	log.Info("ops endpoint listening", "addr", addr)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("ops endpoint listening", "addr", ln.Addr().String())
 	select {
 	case err := <-errc:
-		return fmt.Errorf("ops listener %s: %w", addr, err)
+		return fmt.Errorf("ops endpoint %s: %w", ln.Addr(), err)
 	case <-ctx.Done():
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
