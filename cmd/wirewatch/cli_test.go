@@ -95,6 +95,11 @@ func TestCommandLine(t *testing.T) {
 		{"feeds unknown subcommand", []string{"feeds", "frob"}, 2, []string{`feeds: unknown subcommand "frob" (want list, import, export, discover or preview)`}, nil, nil, nil, true},
 		{"feeds preview two args", []string{"feeds", "preview", "a", "b"}, 2, []string{"preview: want one URL or configured feed name, got 2"}, nil, nil, nil, true},
 		{"extract two files", []string{"extract", "a.html", "b.html"}, 2, []string{`unexpected argument "b.html"`}, nil, nil, nil, true},
+		{"feeds preview unknown name", []string{"feeds", "preview", "nosuch", "-c", cfg}, 1,
+			[]string{`preview: "nosuch" is neither a feed of the config (-c) nor an http(s) URL`}, nil, nil, nil, true},
+		// The default rules are relative to the repository root, not this package.
+		{"replay default rules elsewhere", []string{"replay", "--feeds", "../../testdata/feeds"}, 1,
+			[]string{"(the default rules; run replay from the wirewatch repository, or give --rules and --feeds)"}, nil, nil, nil, true},
 
 		// M7, L2: help.
 		{"help run", []string{"help", "run"}, 0, nil,

@@ -67,7 +67,7 @@ func TestLoadConfig(t *testing.T) {
 				}
 			},
 		},
-		{name: "dedup threshold out of range", yaml: "dedup:\n  jaccard: 1.5\n", wantErr: []string{"dedup", "1.5"}},
+		{name: "dedup threshold out of range", yaml: "dedup:\n  jaccard: 1.5\n", wantErr: []string{"dedup.jaccard: 1.5: want a number from 0 to 1"}},
 		{name: "unknown key", yaml: "natz:\n  url: x\n", wantErr: []string{"line 1: unknown key natz"}},
 		{name: "unknown keys in sections", yaml: "nats:\n  lisen: x\nfeeds:\n  - name: a\n    url: http://x\n    intervall: 5m\nsinks:\n  sqlite:\n    paht: x\n",
 			wantErr: []string{"line 2: unknown key nats.lisen", "line 6: unknown key feeds[].intervall", "line 9: unknown key sinks.sqlite.paht"}},

@@ -311,10 +311,14 @@ func roughDuration(d time.Duration) string {
 // headers, or any URL) and prints its items.
 func feedsPreview(ctx context.Context, cfg Config, arg string, limit int, asJSON bool, stdout io.Writer) error {
 	f := poller.Feed{URL: arg}
+	found := false
 	for _, c := range cfg.Feeds {
 		if c.Name == arg || c.URL == arg {
-			f = c
+			f, found = c, true
 		}
+	}
+	if !found && !strings.Contains(arg, "://") {
+		return fmt.Errorf("preview: %q is neither a feed of the config (-c) nor an http(s) URL", arg)
 	}
 	feed, err := poller.Preview(ctx, cfg.pollerConfig(buildVersion()), f)
 	if err != nil {

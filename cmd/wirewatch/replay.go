@@ -80,11 +80,16 @@ func runReplay(ctx context.Context, args []string, s stdio) error {
 		return fmt.Errorf("replay: %w", err)
 	}
 	log := newLogger(LogConfig{Level: *logLevel}, s.err)
-	if len(rules) == 0 {
+	defaultRules := len(rules) == 0
+	if defaultRules {
 		rules = stringList{"testdata/rules/summit.yaml"}
 	}
 	rs, err := tag.Load(rules...)
 	if err != nil {
+		if defaultRules {
+			// Run outside the repository: the defaults are relative to it.
+			return fmt.Errorf("replay: %w (the default rules; run replay from the wirewatch repository, or give --rules and --feeds)", err)
+		}
 		return fmt.Errorf("replay: %w", err)
 	}
 	tagger := tag.New(rs)

@@ -141,26 +141,27 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Validate reports every out-of-range field.
+// Validate reports every out-of-range field with the range it wants.
 func (c Config) Validate() error {
 	var errs []error
-	check := func(ok bool, key string, v any) {
+	check := func(ok bool, key string, v any, want string) {
 		if !ok {
-			errs = append(errs, fmt.Errorf("dedup.%s: %v is out of range", key, v))
+			errs = append(errs, fmt.Errorf("dedup.%s: %v: want %s", key, v, want))
 		}
 	}
-	check(c.Window >= 0, "window", c.Window)
-	check(c.KeepIDs >= 0, "keep_ids", c.KeepIDs)
-	check(c.RedeliveryWindow >= 0, "redelivery_window", c.RedeliveryWindow)
-	check(c.MinWords >= 0, "min_words", c.MinWords)
-	check(c.Jaccard >= 0 && c.Jaccard <= 1, "jaccard", c.Jaccard)
-	check(c.Containment >= 0 && c.Containment <= 1, "containment", c.Containment)
-	check(c.StoryThreshold >= 0 && c.StoryThreshold <= 1, "story_threshold", c.StoryThreshold)
-	check(c.HeadlineThreshold >= 0 && c.HeadlineThreshold <= 1, "headline_threshold", c.HeadlineThreshold)
-	check(c.MergeThreshold >= 0 && c.MergeThreshold <= 1, "merge_threshold", c.MergeThreshold)
-	check(c.SeedWeight <= 1, "seed_weight", c.SeedWeight)
-	check(c.LeadWords >= 0, "lead_words", c.LeadWords)
-	check(c.TitleWeight >= 0, "title_weight", c.TitleWeight)
-	check(c.EntityWeight >= 0, "entity_weight", c.EntityWeight)
+	const nonNeg, unit = "0 or more", "a number from 0 to 1"
+	check(c.Window >= 0, "window", c.Window, nonNeg)
+	check(c.KeepIDs >= 0, "keep_ids", c.KeepIDs, nonNeg)
+	check(c.RedeliveryWindow >= 0, "redelivery_window", c.RedeliveryWindow, nonNeg)
+	check(c.MinWords >= 0, "min_words", c.MinWords, nonNeg)
+	check(c.Jaccard >= 0 && c.Jaccard <= 1, "jaccard", c.Jaccard, unit)
+	check(c.Containment >= 0 && c.Containment <= 1, "containment", c.Containment, unit)
+	check(c.StoryThreshold >= 0 && c.StoryThreshold <= 1, "story_threshold", c.StoryThreshold, unit)
+	check(c.HeadlineThreshold >= 0 && c.HeadlineThreshold <= 1, "headline_threshold", c.HeadlineThreshold, unit)
+	check(c.MergeThreshold >= 0 && c.MergeThreshold <= 1, "merge_threshold", c.MergeThreshold, unit)
+	check(c.SeedWeight <= 1, "seed_weight", c.SeedWeight, "at most 1 (negative: centroid only)")
+	check(c.LeadWords >= 0, "lead_words", c.LeadWords, nonNeg)
+	check(c.TitleWeight >= 0, "title_weight", c.TitleWeight, nonNeg)
+	check(c.EntityWeight >= 0, "entity_weight", c.EntityWeight, nonNeg)
 	return errors.Join(errs...)
 }
