@@ -52,6 +52,13 @@ func Stories(ctx context.Context, path string, q StoryQuery) ([]StorySummary, er
 		return nil, fmt.Errorf("stories %s: %w", path, err)
 	}
 	defer db.Close()
+	var tables int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('items', 'item_tags')`).Scan(&tables); err != nil {
+		return nil, fmt.Errorf("stories %s: not a SQLite database: %w", path, err)
+	}
+	if tables != 2 {
+		return nil, fmt.Errorf("stories %s: not a wirewatch database (no items and item_tags tables): give the file of sinks.sqlite.path", path)
+	}
 	if q.Limit <= 0 {
 		q.Limit = 20
 	}

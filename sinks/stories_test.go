@@ -2,8 +2,11 @@ package sinks
 
 import (
 	"context"
+	"database/sql"
+	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,6 +73,23 @@ func TestStoriesSQLite(t *testing.T) {
 	testStories(t, s.Write, func(q StoryQuery) ([]StorySummary, error) { return Stories(t.Context(), path, q) })
 	if _, err := Stories(t.Context(), filepath.Join(t.TempDir(), "missing.db"), StoryQuery{}); err == nil {
 		t.Error("Stories on a missing file: nil error")
+	}
+	// Files that are not the sink's database are named as such.
+	other := filepath.Join(t.TempDir(), "other.db")
+	db, err := sql.Open("sqlite", other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE notes (x TEXT)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	text := filepath.Join(t.TempDir(), "items.jsonl")
+	os.WriteFile(text, []byte(`{"id":"x"}`+"\n"), 0o644)
+	for path, want := range map[string]string{other: "not a wirewatch database", text: "not a SQLite database"} {
+		if _, err := Stories(t.Context(), path, StoryQuery{}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Stories(%s): %v, want %q", filepath.Base(path), err, want)
+		}
 	}
 }
 
