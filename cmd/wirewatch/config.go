@@ -44,6 +44,9 @@ type Config struct {
 
 	path string            // the file it came from, for messages
 	env  map[string]string // the WIREWATCH_* variables applied, for messages
+	// flags maps a key to the command-line flag that set it (and the
+	// value it set), for messages.
+	flags map[string][2]string
 }
 
 // NATSConfig says where the message broker is.
@@ -575,6 +578,9 @@ func lookup(getenv func(string) string, k string) (string, bool) {
 // variable that set it (if a flag or the code has not changed it since),
 // else the config file.
 func (c *Config) where(key string) string {
+	if f, ok := c.flags[key]; ok && c.stringAt(key) == f[1] {
+		return f[0]
+	}
 	for _, e := range c.envStrings() {
 		if v, ok := c.env[e.name]; ok && e.key == key && *e.p == v {
 			return e.name
@@ -592,6 +598,36 @@ func (c *Config) where(key string) string {
 		where += ": " + key
 	}
 	return where
+}
+
+// setFlag sets the string key (one of envStrings' keys) to v from the
+// command-line flag name, when v is not empty, so that Validate blames a
+// bad value on the flag.
+func (c *Config) setFlag(key, name, v string) {
+	if v == "" {
+		return
+	}
+	for _, e := range c.envStrings() {
+		if e.key == key {
+			*e.p = v
+			if c.flags == nil {
+				c.flags = map[string][2]string{}
+			}
+			c.flags[key] = [2]string{name, v}
+			return
+		}
+	}
+	panic("setFlag: no string key " + key)
+}
+
+// stringAt is the value of the string key (one of envStrings' keys).
+func (c *Config) stringAt(key string) string {
+	for _, e := range c.envStrings() {
+		if e.key == key {
+			return *e.p
+		}
+	}
+	return ""
 }
 
 // checkRules loads the rule files as the daemon will and reports every

@@ -48,11 +48,11 @@ func runDaemon(ctx context.Context, args []string, s stdio) error {
 	if err != nil {
 		return err
 	}
-	setStr(&cfg.NATS.URL, *natsURL)
-	setStr(&cfg.NATS.DataDir, *dataDir)
-	setStr(&cfg.NATS.Listen, *listen)
-	setStr(&cfg.HTTP.Listen, *httpListen)
-	setStr(&cfg.Log.Level, *logLevel)
+	cfg.setFlag("nats.url", "--nats-url", *natsURL)
+	cfg.setFlag("nats.data_dir", "--data-dir", *dataDir)
+	cfg.setFlag("nats.listen", "--listen", *listen)
+	cfg.setFlag("http.listen", "--http", *httpListen)
+	cfg.setFlag("log.level", "--log-level", *logLevel)
 	if cfg.NATS.Listen == "off" {
 		cfg.NATS.Listen = ""
 	}
