@@ -98,6 +98,10 @@ func TestCrashRecovery(t *testing.T) {
 	// One host: the gap spreads the feeds over about five seconds, so
 	// the kills land while items flow.
 	cfg.Poller.PerHostGap = 100 * time.Millisecond
+	// A killed process's feed leases hold its feeds until they expire:
+	// short leases let the next run take them over within the test.
+	cfg.Poller.Timeout = 4 * time.Second
+	cfg.Poller.LeaseTTL = 5 * time.Second
 	cfg.Log.Summary = 0
 	for name := range feeds {
 		cfg.Feeds = append(cfg.Feeds, poller.Feed{Name: name, URL: srvURL + "/" + name})
@@ -153,7 +157,22 @@ func TestCrashRecovery(t *testing.T) {
 	// The third run finishes the work and stops cleanly; several more
 	// poll rounds must add nothing.
 	cmd := start(2)
-	waitComplete(t, out, total, dumpLogs)
+	waitComplete(t, out, total, func() {
+		dumpLogs()
+		seen := map[string]bool{}
+		for _, it := range readJSONL(t, out) {
+			seen[it.GUID] = true
+		}
+		missing := map[string]int{}
+		for f := range nFeeds {
+			for i := range perFeed {
+				if !seen[fmt.Sprintf("f%02d-i%02d", f, i)] {
+					missing[fmt.Sprintf("feed%02d", f)]++
+				}
+			}
+		}
+		t.Logf("missing items by feed: %v", missing)
+	})
 	fsrv.mu.Lock()
 	before := fsrv.hits["feed00"]
 	fsrv.mu.Unlock()
