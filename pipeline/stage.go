@@ -137,6 +137,19 @@ func NewStage(js jetstream.JetStream, cfg StageConfig, h Handler, metrics *Metri
 
 // Run consumes until ctx ends, then finishes the message in hand and
 // returns nil. It returns an error only when the consumer cannot be set up.
+// Pull request lifetime and heartbeat of every stage (see Run).
+const (
+	pullExpiry    = 10 * time.Second
+	pullHeartbeat = 2 * time.Second
+)
+
+// PublishTimeout is how long a publish waits for the server's ack before
+// it counts as failed and is retried. An ack takes milliseconds; one that
+// never comes was lost with a failing node, and the retry (idempotent by
+// Nats-Msg-Id, or by compare-and-set for the dedup log) goes to the new
+// stream leader. Give jetstream.New WithPublishAsyncTimeout(PublishTimeout).
+const PublishTimeout = 10 * time.Second
+
 func (s *Stage) Run(ctx context.Context) error {
 	var cons jetstream.Consumer
 	err := Retry(ctx, func(ctx context.Context) error {
@@ -150,8 +163,13 @@ func (s *Stage) Run(ctx context.Context) error {
 	// A pull iterator keeps up to Batch messages buffered. When ctx ends
 	// it is drained: pulling stops at once, and the messages already
 	// buffered are still handled and acked rather than left to be
-	// redelivered after AckWait.
-	it, err := cons.Messages(jetstream.PullMaxMessages(s.cfg.Batch))
+	// redelivered after AckWait. Pull requests expire after pullExpiry with
+	// a heartbeat every pullHeartbeat: when a node fails and the consumer's
+	// leader moves, the lost request is noticed after two missed heartbeats
+	// and pulled again from the new leader (nats.go's defaults, 30s and
+	// 15s, stall a stage for 30s after a failover).
+	it, err := cons.Messages(jetstream.PullMaxMessages(s.cfg.Batch),
+		jetstream.PullExpiry(pullExpiry), jetstream.PullHeartbeat(pullHeartbeat))
 	if err != nil {
 		return fmt.Errorf("stage %s: pull from %s: %w", s.cfg.Name, s.cfg.Stream, err)
 	}

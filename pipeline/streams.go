@@ -116,6 +116,11 @@ func Retry(ctx context.Context, call func(ctx context.Context) error) error {
 	}
 }
 
+// Transient reports errors that asking again may cure: timeouts, no
+// responders, JetStream temporarily unavailable (a leader election after
+// a node failed).
+func Transient(err error) bool { return transient(err) }
+
 // transient reports errors that asking again may cure.
 func transient(err error) bool {
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||

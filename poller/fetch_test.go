@@ -101,12 +101,22 @@ func TestPublishFailureKeepsValidators(t *testing.T) {
 	defer srv.Close()
 	pub := newRecorder()
 	pub.err = errors.New("nats down")
-	p := mustNew(t, localConfig(t, srv), []Feed{{Name: "pf", URL: srv.URL}}, pub, nil)
-	if _, err := p.Poll(t.Context(), "pf"); err == nil {
+	cfg := localConfig(t, srv)
+	cfg.Jitter, cfg.MinInterval = -1, time.Second // no jitter
+	p := mustNew(t, cfg, []Feed{{Name: "pf", URL: srv.URL}, {Name: "fast", URL: srv.URL, Interval: 5 * time.Second}}, pub, nil)
+	res, err := p.Poll(t.Context(), "pf")
+	if err == nil {
 		t.Fatal("Poll with a failing publisher: no error")
 	}
+	// Retried after the backoff base, or the feed's interval when shorter.
+	if wait := time.Until(res.NextDue); wait > cfg.BackoffBase || wait < cfg.BackoffBase-5*time.Second {
+		t.Errorf("after a failed publish the feed is due in %s, want %s", wait, cfg.BackoffBase)
+	}
+	if res, _ := p.Poll(t.Context(), "fast"); time.Until(res.NextDue) > 5*time.Second {
+		t.Errorf("after a failed publish a 5s feed is due in %s, want within its interval", time.Until(res.NextDue))
+	}
 	pub.err = nil
-	res, err := p.Poll(t.Context(), "pf")
+	res, err = p.Poll(t.Context(), "pf")
 	if err != nil || res.Outcome != OutcomeChanged || res.Items != 2 {
 		t.Fatalf("Poll after publisher recovered = %+v, %v; want changed with 2 items (validators not kept)", res, err)
 	}

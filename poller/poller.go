@@ -577,10 +577,12 @@ func (p *Poller) fetch(ctx context.Context, f Feed, st *FeedState, now time.Time
 			if len(items) > 0 {
 				if err := p.pub.Publish(ctx, f.Name, items); err != nil {
 					// Not the feed's fault: keep the old validators and hash
-					// so the items are offered again, retry soon.
+					// so the items are offered again, retry soon: after the
+					// backoff base, or the feed's own interval when shorter
+					// (NATS is back within seconds after a node fails).
 					st.LastError = "publish: " + err.Error()
 					res.Outcome = OutcomeError
-					res.NextDue = now.Add(jitter(p.cfg.BackoffBase, p.cfg.Jitter, 0))
+					res.NextDue = now.Add(jitter(min(p.cfg.BackoffBase, interval(p.cfg, f, h)), p.cfg.Jitter, 0))
 					return res, fmt.Errorf("publish %s: %w", f.Name, err)
 				}
 			}

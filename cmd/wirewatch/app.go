@@ -92,7 +92,7 @@ func openBroker(ctx context.Context, c NATSConfig, name string, log *slog.Logger
 		b.nc = nc
 		log.Info("connected to nats", "url", nc.ConnectedUrlRedacted())
 	}
-	js, err := jetstream.New(b.nc)
+	js, err := jetstream.New(b.nc, jetstream.WithPublishAsyncTimeout(pipeline.PublishTimeout))
 	if err != nil {
 		b.Close()
 		return nil, fmt.Errorf("jetstream: %w", err)

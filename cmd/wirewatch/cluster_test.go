@@ -30,6 +30,12 @@ func freePort(t *testing.T) int {
 // as docker-compose.yml does with three nats containers, and returns the
 // client URLs.
 func startCluster(t *testing.T, n int) []string {
+	urls, _ := startClusterServers(t, n)
+	return urls
+}
+
+// startClusterServers is startCluster that also returns the servers.
+func startClusterServers(t *testing.T, n int) ([]string, []*pipeline.Server) {
 	t.Helper()
 	routes := make([]string, n)
 	clusterPorts := make([]int, n)
@@ -79,7 +85,7 @@ func startCluster(t *testing.T, n int) []string {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	return urls
+	return urls, servers
 }
 
 // TestClusterTwoProcesses mirrors docker-compose.yml: a 3-node JetStream
@@ -199,4 +205,102 @@ func filler(seed int) string {
 		fmt.Fprintf(&b, "w%05d ", x>>16%20000)
 	}
 	return b.String()
+}
+
+// TestClusterNodeFailure stops one of the three NATS nodes while two
+// daemons poll, deduplicate and store a steady flow of items: the streams
+// and buckets (three replicas) elect new leaders, the daemons reconnect to
+// the other nodes, and the sinks still end with every item exactly once.
+func TestClusterNodeFailure(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 3-node cluster")
+	}
+	urls, servers := startClusterServers(t, 3)
+	const nFeeds, perFeed = 30, 10
+	fs := &feedServer{feeds: map[string]string{}, hits: map[string]int{}}
+	srvHTTP := newTestHTTP(t, fs)
+	var feeds []poller.Feed
+	for f := range nFeeds {
+		var items []rssItem
+		for i := range perFeed {
+			items = append(items, rssItem{
+				guid:  fmt.Sprintf("f%02d-i%02d", f, i),
+				title: fmt.Sprintf("Report %d from desk %d", i, f),
+				text:  fmt.Sprintf("Desk %d filed report number %d today. %s", f, i, filler(f*100+i)),
+				date:  time.Date(2025, 9, 15, 0, f*perFeed+i, 0, 0, time.UTC).Format(time.RFC1123),
+			})
+		}
+		name := fmt.Sprintf("desk%02d", f)
+		fs.set(name, rss(items...))
+		feeds = append(feeds, poller.Feed{Name: name, URL: srvHTTP + "/" + name})
+	}
+	want := nFeeds * perFeed
+
+	dir := t.TempDir()
+	outs := []string{filepath.Join(dir, "a.jsonl"), filepath.Join(dir, "b.jsonl")}
+	var wg sync.WaitGroup
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	errc := make(chan error, 2)
+	for _, out := range outs {
+		cfg := defaultConfig(env(nil))
+		cfg.NATS.URL = strings.Join(urls, ",")
+		cfg.NATS.Replicas = 3
+		cfg.HTTP.Listen = ""
+		cfg.Rules = []string{"../../testdata/rules/summit.yaml"}
+		cfg.Sinks.JSONL.Path = out
+		cfg.Poller.AllowPrivateNetworks = true
+		// Feeds come due again soon, so a poll whose publish failed while
+		// the node was down is done again; one host, spread out by the gap.
+		cfg.Poller.DefaultInterval = 2 * time.Second
+		cfg.Poller.MinInterval = time.Second
+		cfg.Poller.PerHostGap = 150 * time.Millisecond
+		cfg.Poller.Timeout = 4 * time.Second
+		cfg.Poller.LeaseTTL = 5 * time.Second
+		cfg.Log.Summary = 0
+		cfg.Feeds = feeds
+		if err := cfg.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		wg.Go(func() { errc <- daemon(ctx, cfg, testLogger(t)) })
+	}
+	count := func() int { return len(readJSONL(t, outs[0])) + len(readJSONL(t, outs[1])) }
+	deadline := time.Now().Add(90 * time.Second)
+	for count() < want/4 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	before := count()
+	servers[0].Shutdown()
+	t.Logf("node 1 stopped with %d of %d items stored", before, want)
+	if before >= want {
+		t.Fatal("every item was stored before the node stopped: the test did not fail a node mid-flow")
+	}
+	for count() < want && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second) // room for a double delivery to show up
+	cancel()
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		if err != nil {
+			t.Errorf("daemon: %v", err)
+		}
+	}
+	items := append(readJSONL(t, outs[0]), readJSONL(t, outs[1])...)
+	seen := map[string]int{}
+	for _, it := range items {
+		seen[it.GUID]++
+		if it.DuplicateOf != "" {
+			t.Errorf("%s marked as a copy of %s", it.GUID, it.DuplicateOf)
+		}
+	}
+	if len(items) != want || len(seen) != want {
+		t.Errorf("sinks hold %d items (%d distinct), want %d once each", len(items), len(seen), want)
+	}
+	for guid, n := range seen {
+		if n > 1 {
+			t.Errorf("item %s written %d times", guid, n)
+		}
+	}
 }

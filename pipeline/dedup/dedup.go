@@ -72,9 +72,12 @@ func New(ctx context.Context, js jetstream.JetStream, subj pipeline.Subjects, cf
 	if err != nil {
 		return nil, fmt.Errorf("dedup: create bucket %s: %w", d.bucket, err)
 	}
-	d.cons, err = js.OrderedConsumer(ctx, "KV_"+d.bucket, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{d.prefix + ">"},
-		DeliverPolicy:  jetstream.DeliverAllPolicy,
+	err = pipeline.Retry(ctx, func(ctx context.Context) error {
+		d.cons, err = js.OrderedConsumer(ctx, "KV_"+d.bucket, jetstream.OrderedConsumerConfig{
+			FilterSubjects: []string{d.prefix + ">"},
+			DeliverPolicy:  jetstream.DeliverAllPolicy,
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("dedup: read bucket %s: %w", d.bucket, err)
@@ -82,14 +85,33 @@ func New(ctx context.Context, js jetstream.JetStream, subj pipeline.Subjects, cf
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	start := time.Now()
-	if err := d.catchUp(ctx); err != nil {
-		return nil, err
+	// A worker starting while a node fails (the bucket's leader moving)
+	// waits for the cluster rather than dying: catchUp resumes after the
+	// last record it applied.
+	for attempt, delay := 1, 250*time.Millisecond; ; attempt, delay = attempt+1, min(2*delay, 5*time.Second) {
+		err := d.catchUp(ctx)
+		if err == nil {
+			break
+		}
+		if !pipeline.Transient(err) || ctx.Err() != nil || attempt >= maxStartAttempts {
+			return nil, err
+		}
+		d.log.Warn("reading the decision log failed, retrying", "err", err, "attempt", attempt, "retry_in", delay)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(delay):
+		}
 	}
 	st := d.eng.Stats()
 	d.log.Info("dedup state loaded", "bucket", d.bucket, "items", st.Items, "stories", st.Stories,
 		"last_seq", d.applied, "took", time.Since(start).Round(time.Millisecond))
 	return d, nil
 }
+
+// maxStartAttempts bounds how often New retries reading the decision log
+// after a transient error (about two minutes of waiting).
+const maxStartAttempts = 30
 
 // maxAttempts bounds how often Handle retries a decision that lost the
 // compare-and-set to another worker before giving the message back.
@@ -123,7 +145,9 @@ func (d *Dedup) Handle(ctx context.Context, it *pipeline.Item) ([]pipeline.Outpu
 			return nil, pipeline.Permanent(fmt.Errorf("dedup: encode record of %s: %w", it.ID, err))
 		}
 		msg := &nats.Msg{Subject: d.prefix + "it." + pipeline.Token(it.ID), Data: data}
-		ack, err := d.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequence(d.applied))
+		pctx, cancel := context.WithTimeout(ctx, pipeline.PublishTimeout)
+		ack, err := d.js.PublishMsg(pctx, msg, jetstream.WithExpectLastSequence(d.applied))
+		cancel()
 		if err == nil {
 			d.eng.Apply(rec)
 			d.applied = ack.Sequence
