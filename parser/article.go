@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"mime"
+	"net/http"
 	"strings"
 	"unicode/utf8"
 
@@ -49,6 +50,12 @@ func ExtractArticle(page []byte, contentType, pageURL string) (Article, error) {
 	if !htmlType(contentType) {
 		return Article{}, fmt.Errorf("extract %s: content type %q is not HTML", pageName(pageURL), contentType)
 	}
+	if sniffed := http.DetectContentType(page); !textType(sniffed) {
+		// No type, or a generic one, and binary bytes: a PDF, an image,
+		// an archive. Say so rather than report what the HTML parser
+		// makes of it.
+		return Article{}, fmt.Errorf("extract %s: not an HTML page (the content looks like %s)", pageName(pageURL), sniffed)
+	}
 	page, err := decodePage(page, contentType)
 	if err != nil {
 		return Article{}, fmt.Errorf("extract %s: %w", pageName(pageURL), err)
@@ -64,6 +71,9 @@ func ExtractArticle(page []byte, contentType, pageURL string) (Article, error) {
 		stripPool.Put(buf)
 	}
 	if err != nil {
+		if strings.Contains(err.Error(), "open stack of elements exceeds") {
+			return Article{}, fmt.Errorf("extract %s: parse html: elements nested too deep (%w)", pageName(pageURL), err)
+		}
 		return Article{}, fmt.Errorf("extract %s: parse html: %w", pageName(pageURL), err)
 	}
 	var m pageMeta
@@ -83,6 +93,12 @@ func ExtractArticle(page []byte, contentType, pageURL string) (Article, error) {
 
 // htmlType reports whether a Content-Type may hold an HTML page; an empty
 // or unparsable one may (servers get it wrong; the parser copes).
+// textType reports whether a sniffed content type (http.DetectContentType)
+// can be a page: text of any kind, or XML.
+func textType(sniffed string) bool {
+	return strings.HasPrefix(sniffed, "text/") || strings.Contains(sniffed, "xml")
+}
+
 func htmlType(contentType string) bool {
 	if contentType == "" {
 		return true

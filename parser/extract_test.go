@@ -146,6 +146,32 @@ func TestExtractArticleCharset(t *testing.T) {
 // nesting, unterminated raw text, huge nodes): they must not panic, and the
 // time each takes is printed (a quadratic path shows up as seconds here,
 // and as a test timeout at worst).
+// TestExtractArticleNotHTML checks that binary content given without a
+// telling content type is named for what it looks like, and that pages
+// nested past the HTML parser's limit are named as such.
+func TestExtractArticleNotHTML(t *testing.T) {
+	tests := []struct {
+		name, page, contentType, want string
+	}{
+		{"pdf", "%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj", "", "not an HTML page (the content looks like application/pdf)"},
+		{"png as octet-stream", "\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "application/octet-stream", "not an HTML page (the content looks like image/png)"},
+		{"binary", "\x00\x01\x02\xff\xfe<\x00p>", "", "not an HTML page (the content looks like application/octet-stream)"},
+		{"deep nesting", strings.Repeat("<div>", 1000) + "text", "", "elements nested too deep"},
+	}
+	for _, tt := range tests {
+		_, err := ExtractArticle([]byte(tt.page), tt.contentType, "https://example.com/a")
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: ExtractArticle error = %v, want %q", tt.name, err, tt.want)
+		}
+	}
+	// Pages without a doctype, or in UTF-16 with a BOM, are still pages.
+	for _, page := range []string{"<p>" + strings.Repeat("Some words here. ", 30) + "</p>", "\xff\xfe<\x00p\x00>\x00h\x00i\x00"} {
+		if _, err := ExtractArticle([]byte(page), "", ""); err != nil && strings.Contains(err.Error(), "not an HTML page") {
+			t.Errorf("ExtractArticle(%q) refused a page: %v", page[:8], err)
+		}
+	}
+}
+
 func TestExtractHostile(t *testing.T) {
 	tests := map[string]string{
 		"deep nesting":      strings.Repeat("<div>", 100000) + "text" + strings.Repeat("</div>", 100000),
