@@ -122,28 +122,10 @@ func TestClusterTwoProcesses(t *testing.T) {
 		feeds = append(feeds, poller.Feed{Name: name, URL: srvHTTP + "/" + name})
 	}
 
-	dir := t.TempDir()
-	outs := []string{filepath.Join(dir, "a.jsonl"), filepath.Join(dir, "b.jsonl")}
-	var wg sync.WaitGroup
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	errc := make(chan error, 2)
-	for _, out := range outs {
-		cfg := defaultConfig(env(nil))
-		cfg.NATS.URL = strings.Join(urls, ",")
-		cfg.NATS.Replicas = 3
-		cfg.HTTP.Listen = ""
-		cfg.Rules = []string{"../../testdata/rules/summit.yaml"}
-		cfg.Sinks.JSONL.Path = out
-		cfg.Poller.AllowPrivateNetworks = true
+	outs, stop := runClusterDaemons(t, urls, feeds, func(cfg *Config) {
 		cfg.Poller.DefaultInterval = time.Hour // one due time per feed in this test
 		cfg.Poller.PerHostGap = -1
-		cfg.Feeds = feeds
-		if err := cfg.Validate(); err != nil {
-			t.Fatal(err)
-		}
-		wg.Go(func() { errc <- daemon(ctx, cfg, testLogger(t)) })
-	}
+	})
 	start := time.Now()
 	deadline := start.Add(90 * time.Second)
 	var items []pipeline.Item
@@ -156,14 +138,7 @@ func TestClusterTwoProcesses(t *testing.T) {
 	}
 	t.Logf("%d items in the sinks after %s", len(items), time.Since(start).Round(time.Millisecond))
 	time.Sleep(time.Second) // room for a double delivery to show up
-	cancel()
-	wg.Wait()
-	close(errc)
-	for err := range errc {
-		if err != nil {
-			t.Errorf("daemon: %v", err)
-		}
-	}
+	stop()
 	a, b := readJSONL(t, outs[0]), readJSONL(t, outs[1])
 	items = append(a, b...)
 	seen := map[string]int{}
@@ -193,6 +168,51 @@ func TestClusterTwoProcesses(t *testing.T) {
 	}
 	fs.mu.Unlock()
 	t.Logf("process a wrote %d items, process b %d", len(a), len(b))
+}
+
+// runClusterDaemons starts two daemons on the cluster at urls, each with
+// its own JSONL sink (returned), configured for feeds and then by tune.
+// stop stops both and reports their errors.
+func runClusterDaemons(t *testing.T, urls []string, feeds []poller.Feed, tune func(*Config)) (outs []string, stop func()) {
+	t.Helper()
+	dir := t.TempDir()
+	outs = []string{filepath.Join(dir, "a.jsonl"), filepath.Join(dir, "b.jsonl")}
+	var wg sync.WaitGroup
+	ctx, cancel := context.WithCancel(t.Context())
+	errc := make(chan error, len(outs))
+	for _, out := range outs {
+		cfg := defaultConfig(env(nil))
+		cfg.NATS.URL = strings.Join(urls, ",")
+		cfg.NATS.Replicas = 3
+		cfg.HTTP.Listen = ""
+		cfg.Rules = []string{"../../testdata/rules/summit.yaml"}
+		cfg.Sinks.JSONL.Path = out
+		cfg.Poller.AllowPrivateNetworks = true
+		cfg.Log.Summary = 0
+		cfg.Feeds = feeds
+		tune(&cfg)
+		if err := cfg.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		wg.Go(func() { errc <- daemon(ctx, cfg, testLogger(t)) })
+	}
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		wg.Wait()
+		close(errc)
+		for err := range errc {
+			if err != nil {
+				t.Errorf("daemon: %v", err)
+			}
+		}
+	}
+	t.Cleanup(stop)
+	return outs, stop
 }
 
 // filler returns 60 pseudo-random words, different for each seed, so
@@ -236,20 +256,7 @@ func TestClusterNodeFailure(t *testing.T) {
 	}
 	want := nFeeds * perFeed
 
-	dir := t.TempDir()
-	outs := []string{filepath.Join(dir, "a.jsonl"), filepath.Join(dir, "b.jsonl")}
-	var wg sync.WaitGroup
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	errc := make(chan error, 2)
-	for _, out := range outs {
-		cfg := defaultConfig(env(nil))
-		cfg.NATS.URL = strings.Join(urls, ",")
-		cfg.NATS.Replicas = 3
-		cfg.HTTP.Listen = ""
-		cfg.Rules = []string{"../../testdata/rules/summit.yaml"}
-		cfg.Sinks.JSONL.Path = out
-		cfg.Poller.AllowPrivateNetworks = true
+	outs, stop := runClusterDaemons(t, urls, feeds, func(cfg *Config) {
 		// Feeds come due again soon, so a poll whose publish failed while
 		// the node was down is done again; one host, spread out by the gap.
 		cfg.Poller.DefaultInterval = 2 * time.Second
@@ -257,13 +264,7 @@ func TestClusterNodeFailure(t *testing.T) {
 		cfg.Poller.PerHostGap = 150 * time.Millisecond
 		cfg.Poller.Timeout = 4 * time.Second
 		cfg.Poller.LeaseTTL = 5 * time.Second
-		cfg.Log.Summary = 0
-		cfg.Feeds = feeds
-		if err := cfg.Validate(); err != nil {
-			t.Fatal(err)
-		}
-		wg.Go(func() { errc <- daemon(ctx, cfg, testLogger(t)) })
-	}
+	})
 	count := func() int { return len(readJSONL(t, outs[0])) + len(readJSONL(t, outs[1])) }
 	deadline := time.Now().Add(90 * time.Second)
 	for count() < want/4 && time.Now().Before(deadline) {
@@ -279,14 +280,7 @@ func TestClusterNodeFailure(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	time.Sleep(2 * time.Second) // room for a double delivery to show up
-	cancel()
-	wg.Wait()
-	close(errc)
-	for err := range errc {
-		if err != nil {
-			t.Errorf("daemon: %v", err)
-		}
-	}
+	stop()
 	items := append(readJSONL(t, outs[0]), readJSONL(t, outs[1])...)
 	seen := map[string]int{}
 	for _, it := range items {
