@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -157,5 +158,76 @@ func TestItemTime(t *testing.T) {
 		if got := tt.it.Time(); !got.Equal(tt.want) {
 			t.Errorf("%s: Time() = %v, want %v", tt.name, got, tt.want)
 		}
+	}
+}
+
+// TestStageStopsWithHangingHandler stops a stage whose handler hangs (a
+// destination that never answers) with many messages buffered: the stage
+// stops after ShutdownGrace instead of one AckWait per buffered message,
+// the buffered messages are handed back rather than handled, and a new
+// worker then handles every message once.
+func TestStageStopsWithHangingHandler(t *testing.T) {
+	_, js := startJS(t, t.TempDir())
+	subj := MustSubjects("")
+	ctx := t.Context()
+	if err := Setup(ctx, js, subj, StreamConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	items := make([]Item, 20)
+	for i := range items {
+		items[i] = Item{ID: string(rune('a' + i)), Feed: "f", Title: "t", Text: string(rune('a' + i))}
+	}
+	if err := NewPublisher(js, subj).Publish(ctx, "f", items); err != nil {
+		t.Fatal(err)
+	}
+	var calls atomic.Int32
+	started := make(chan struct{}, len(items))
+	hang := HandlerFunc(func(ctx context.Context, it *Item) ([]Output, error) {
+		calls.Add(1)
+		started <- struct{}{}
+		<-ctx.Done() // never answers
+		return nil, ctx.Err()
+	})
+	// AckWait far beyond the test: only the grace can end the stop.
+	cfg := StageConfig{Name: "hang", Stream: subj.StreamParsed(), AckWait: time.Hour, BackOff: []time.Duration{time.Millisecond}}
+	sctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- NewStage(js, cfg, hang, nil, discard()).Run(sctx) }()
+	<-started
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run = %v", err)
+		}
+	case <-time.After(25 * time.Second):
+		t.Fatalf("stage still running 25s after stop, with a hanging handler")
+	}
+	if n := calls.Load(); n > 2 {
+		t.Errorf("the hanging handler was called %d times after stop; buffered messages should be handed back", n)
+	}
+	// The next worker gets every message back, at once, and handles each.
+	seen := map[string]int{}
+	var mu sync.Mutex
+	ok := HandlerFunc(func(ctx context.Context, it *Item) ([]Output, error) {
+		mu.Lock()
+		seen[it.ID]++
+		mu.Unlock()
+		return nil, nil
+	})
+	sctx, cancel = context.WithCancel(ctx)
+	defer cancel()
+	go func() { done <- NewStage(js, cfg, ok, nil, discard()).Run(sctx) }()
+	wctx, wcancel := context.WithTimeout(ctx, 20*time.Second)
+	defer wcancel()
+	if err := WaitIdle(wctx, js, []ConsumerRef{{subj.StreamParsed(), "hang"}}, 0); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != len(items) {
+		t.Errorf("the next worker handled %d of %d messages", len(seen), len(items))
 	}
 }

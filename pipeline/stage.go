@@ -143,6 +143,13 @@ const (
 	pullHeartbeat = 2 * time.Second
 )
 
+// ShutdownGrace is how long a stage keeps handling the messages in hand
+// after it is told to stop. Fast stages finish their buffer well within
+// it; a sink whose destination hangs is cut off, and its messages are
+// redelivered (handlers are idempotent), so a stop takes seconds, not
+// one timeout per buffered message.
+const ShutdownGrace = 5 * time.Second
+
 // PublishTimeout is how long a publish waits for the server's ack before
 // it counts as failed and is retried. An ack takes milliseconds; one that
 // never comes was lost with a failing node, and the retry (idempotent by
@@ -176,6 +183,10 @@ func (s *Stage) Run(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, it.Drain)
 	defer stop()
 	defer it.Stop()
+	grace, endGrace := context.WithCancel(context.WithoutCancel(ctx))
+	defer endGrace()
+	stopGrace := context.AfterFunc(ctx, func() { time.AfterFunc(ShutdownGrace, endGrace) })
+	defer stopGrace()
 	// Outputs are published asynchronously: while the server confirms one
 	// message's outputs, the next message is handled. A second goroutine,
 	// owned here, waits for the confirmations in order and acks each input
@@ -214,9 +225,19 @@ func (s *Stage) Run(ctx context.Context) error {
 			sleep(ctx, 100*time.Millisecond)
 			continue
 		}
-		// In-flight work finishes even when ctx ends: it is short, and
-		// acking it now saves a redelivery after restart.
-		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.AckWait)
+		// When ctx ends, work in hand and buffered messages still finish
+		// (and are acked, which saves a redelivery after restart) for up
+		// to ShutdownGrace. After that a destination that hangs must not
+		// hold the process: the handler's context ends, and what is still
+		// buffered is handed back at once (nak) for the next run or
+		// another worker.
+		if grace.Err() != nil {
+			if err := msg.Nak(); err != nil {
+				s.log.Debug("nak at shutdown failed", "err", err)
+			}
+			continue
+		}
+		hctx, cancel := context.WithTimeout(grace, s.cfg.AckWait)
 		f := s.begin(hctx, msg)
 		cancel()
 		if f != nil {

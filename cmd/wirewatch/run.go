@@ -65,6 +65,13 @@ func runDaemon(ctx context.Context, args []string, s stdio) error {
 	log := newLogger(cfg.Log, s.err)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// After the first signal the default handling comes back: a second
+	// SIGINT or SIGTERM ends the process at once (what is not yet acked
+	// is redelivered on the next start).
+	context.AfterFunc(ctx, func() {
+		stop()
+		log.Info("stopping: a second interrupt stops at once")
+	})
 	err = daemon(ctx, cfg, log)
 	if err != nil {
 		log.Error("wirewatch stopped", "err", err)
