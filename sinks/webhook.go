@@ -85,6 +85,10 @@ type Webhook struct {
 
 var _ pipeline.Sink = (*Webhook)(nil)
 
+// Timeout is the bound on one delivery attempt (the configured timeout, or
+// its default).
+func (w *Webhook) Timeout() time.Duration { return w.cfg.Timeout }
+
 // NewWebhook checks cfg and returns the webhook sink. client sends the
 // requests; nil means a client that does not follow redirects (a
 // redirected POST would silently turn into a GET). Timeouts come from
@@ -259,12 +263,18 @@ func (w *Webhook) Write(ctx context.Context, it *pipeline.Item) error {
 	if rerr != nil {
 		err = fmt.Errorf("%w (reading body: %v)", err, rerr)
 	}
-	switch {
-	case resp.StatusCode == http.StatusRequestTimeout, resp.StatusCode == http.StatusTooManyRequests,
-		resp.StatusCode >= 500:
-		return err
-	default: // other 4xx, and 3xx: the receiver refuses or moved; a retry cannot fix it
+	switch resp.StatusCode {
+	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType,
+		http.StatusUnprocessableEntity:
+		// The receiver refuses this item: sending it again cannot help.
 		return pipeline.Permanent(err)
+	default:
+		// 5xx, 408, 429, and what an operator fixes on the receiver's
+		// side: a route missing during a deploy (404), an expired token
+		// (401, 403), a moved endpoint (3xx, not followed). Retried with
+		// the consumer's backoff (about 53 minutes in all) before the
+		// item is dead-lettered.
+		return err
 	}
 }
 

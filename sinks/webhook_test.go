@@ -138,10 +138,11 @@ func TestWebhookStatus(t *testing.T) {
 		{"408", []int{408}, []int{retryable}},
 		{"429 with Retry-After", []int{429}, []int{retryable}},
 		{"400", []int{400}, []int{permanent}},
-		{"401", []int{401}, []int{permanent}},
-		{"404", []int{404}, []int{permanent}},
-		{"410", []int{410}, []int{permanent}},
-		{"302 not followed", []int{302}, []int{permanent}},
+		{"422", []int{422}, []int{permanent}},
+		{"401 then 200", []int{401, 200}, []int{retryable, delivered}},
+		{"404", []int{404}, []int{retryable}},
+		{"410", []int{410}, []int{retryable}},
+		{"302 not followed", []int{302}, []int{retryable}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

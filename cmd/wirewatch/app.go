@@ -223,7 +223,15 @@ func buildStages(ctx context.Context, b *broker, subj pipeline.Subjects, sc pipe
 		if err != nil {
 			return fail(err)
 		}
-		addSink(pipeline.SinkConfig(subj, c.SinkName()), pipeline.SinkHandler(wh))
+		// A receiver may take up to its timeout per item. Messages wait in
+		// the worker's buffer for their turn, and one that waits past the
+		// ack deadline is delivered again: the receiver gets a second
+		// POST. So a webhook pulls one message at a time (at most four
+		// unacked), with an ack deadline of twice the timeout.
+		sc := pipeline.SinkConfig(subj, c.SinkName())
+		sc.Batch = 1
+		sc.AckWait = max(sc.AckWait, 30*time.Second, 2*wh.Timeout())
+		addSink(sc, pipeline.SinkHandler(wh))
 	}
 	return set, nil
 }
