@@ -35,18 +35,7 @@ func TestErrorMessages(t *testing.T) {
 		case "/missing":
 			http.NotFound(w, r)
 		case "/drip":
-			w.Write([]byte("<rss>"))
-			for {
-				w.(http.Flusher).Flush()
-				select {
-				case <-r.Context().Done():
-					return
-				case <-time.After(20 * time.Millisecond):
-				}
-				if _, err := w.Write([]byte(" ")); err != nil {
-					return
-				}
-			}
+			drip(w, r, 20*time.Millisecond)
 		}
 	}))
 	defer srv.Close()

@@ -315,18 +315,7 @@ func TestLimits(t *testing.T) {
 			http.Redirect(w, r, "/loop-a", http.StatusFound)
 		case "/drip":
 			w.WriteHeader(200)
-			w.Write([]byte("<rss>"))
-			for {
-				w.(http.Flusher).Flush()
-				select {
-				case <-r.Context().Done():
-					return
-				case <-time.After(50 * time.Millisecond):
-				}
-				if _, err := w.Write([]byte(" ")); err != nil {
-					return
-				}
-			}
+			drip(w, r, 50*time.Millisecond)
 		default:
 			if n, err := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/hop/")); err == nil {
 				http.Redirect(w, r, fmt.Sprintf("/hop/%d", n+1), http.StatusFound)

@@ -158,3 +158,20 @@ func (s *syncMap) get(k string) int {
 	defer s.mu.Unlock()
 	return s.m[k]
 }
+
+// drip answers the start of a feed, then one byte every interval until
+// the client goes away: a server too slow to ever finish.
+func drip(w http.ResponseWriter, r *http.Request, every time.Duration) {
+	w.Write([]byte("<rss>"))
+	for {
+		w.(http.Flusher).Flush()
+		select {
+		case <-r.Context().Done():
+			return
+		case <-time.After(every):
+		}
+		if _, err := w.Write([]byte(" ")); err != nil {
+			return
+		}
+	}
+}

@@ -173,17 +173,7 @@ func TestCrashRecovery(t *testing.T) {
 		}
 		t.Logf("missing items by feed: %v", missing)
 	})
-	fsrv.mu.Lock()
-	before := fsrv.hits["feed00"]
-	fsrv.mu.Unlock()
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		fsrv.mu.Lock()
-		n := fsrv.hits["feed00"]
-		fsrv.mu.Unlock()
-		if n >= before+2 {
-			break
-		}
-	}
+	fsrv.waitPolls("feed00", 2)
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}

@@ -51,6 +51,21 @@ func (fs *feedServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, body)
 }
 
+// waitPolls waits (at most 30 s) until feed name was fetched n more times.
+func (fs *feedServer) waitPolls(name string, n int) {
+	fs.mu.Lock()
+	before := fs.hits[name]
+	fs.mu.Unlock()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		fs.mu.Lock()
+		got := fs.hits[name]
+		fs.mu.Unlock()
+		if got >= before+n {
+			return
+		}
+	}
+}
+
 func newTestHTTP(t *testing.T, h http.Handler) string {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
@@ -178,17 +193,7 @@ func TestDaemonRestart(t *testing.T) {
 			`wirewatch_dedup_story_events_total{event="grew"} 1`, `wirewatch_poller_fetches_total{outcome="changed"}`,
 			`wirewatch_stage_messages_total{outcome="ok",stage="dedup"}`, `wirewatch_tag_rules_last_reload_successful 1`)
 		// Let several more poll cycles pass: nothing more may appear.
-		fs.mu.Lock()
-		before := fs.hits["alpha"]
-		fs.mu.Unlock()
-		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-			fs.mu.Lock()
-			n := fs.hits["alpha"]
-			fs.mu.Unlock()
-			if n >= before+3 {
-				break
-			}
-		}
+		fs.waitPolls("alpha", 3)
 	})
 	items = readJSONL(t, out)
 	if len(items) != 5 {
