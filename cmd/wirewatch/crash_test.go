@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -177,9 +178,21 @@ func TestCrashRecovery(t *testing.T) {
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Wait(); err != nil {
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			dumpLogs()
+			t.Fatalf("daemon after SIGINT: %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		// A stop that hangs: SIGQUIT makes the Go runtime write every
+		// goroutine's stack to the daemon's log before it exits.
+		cmd.Process.Signal(syscall.SIGQUIT)
+		<-exited
 		dumpLogs()
-		t.Fatalf("daemon after SIGINT: %v", err)
+		t.Fatal("daemon still running 60s after SIGINT (goroutines above)")
 	}
 
 	items := readJSONL(t, out)
