@@ -174,6 +174,24 @@ func TestCrashRecovery(t *testing.T) {
 		}
 		t.Logf("missing items by feed: %v", missing)
 	})
+	// The SQLite sink is a consumer of its own: it may lag behind the
+	// JSONL one, by up to the ack deadline (30 s) for a message the killed
+	// run held. Wait for it too, reading while the daemon writes.
+	sqliteRows := func() int {
+		db, err := sql.Open("sqlite", "file:"+cfg.Sinks.SQLite.Path+"?mode=ro")
+		if err != nil {
+			return -1
+		}
+		defer db.Close()
+		var n int
+		if db.QueryRow(`SELECT count(*) FROM items`).Scan(&n) != nil {
+			return -1
+		}
+		return n
+	}
+	for deadline := time.Now().Add(90 * time.Second); sqliteRows() < total && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+	}
 	fsrv.waitPolls("feed00", 2)
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
