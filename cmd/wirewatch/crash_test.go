@@ -236,15 +236,7 @@ func TestCrashRecovery(t *testing.T) {
 			t.Errorf("%s: duplicate_of=%q dup_kind=%q, want %s (%s) exact", guid, it.DuplicateOf, it.DupKind, byGUID[other].ID, other)
 		}
 	}
-	db, err := sql.Open("sqlite", cfg.Sinks.SQLite.Path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var rows, copies int
-	if err := db.QueryRow(`SELECT count(*), count(duplicate_of) FROM items`).Scan(&rows, &copies); err != nil {
-		t.Fatal(err)
-	}
+	rows, copies := sqliteCounts(t, cfg.Sinks.SQLite.Path)
 	if rows != total || copies != len(pairs)/2 {
 		t.Errorf("SQLite holds %d items, %d copies; want %d and %d", rows, copies, total, len(pairs)/2)
 	}

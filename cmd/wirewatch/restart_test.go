@@ -210,15 +210,7 @@ func TestDaemonRestart(t *testing.T) {
 		t.Errorf("b1 (copy of a1 seen before the restart): duplicate_of=%q dup_kind=%q, want %q exact", got, byGUID["b1"].DupKind, want)
 	}
 	// The SQLite sink, fed by its own durable consumer, agrees.
-	db, err := sql.Open("sqlite", cfg.Sinks.SQLite.Path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var rows, copies int
-	if err := db.QueryRow(`SELECT count(*), count(duplicate_of) FROM items`).Scan(&rows, &copies); err != nil {
-		t.Fatal(err)
-	}
+	rows, copies := sqliteCounts(t, cfg.Sinks.SQLite.Path)
 	if rows != 5 || copies != 1 {
 		t.Errorf("sqlite holds %d items, %d copies; want 5 and 1", rows, copies)
 	}
@@ -227,6 +219,21 @@ func TestDaemonRestart(t *testing.T) {
 			t.Errorf("%s marked as a copy of %s", g, byGUID[g].DuplicateOf)
 		}
 	}
+}
+
+// sqliteCounts returns the items and the copies (duplicate_of set) the
+// SQLite sink at path holds.
+func sqliteCounts(t *testing.T, path string) (rows, copies int) {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.QueryRow(`SELECT count(*), count(duplicate_of) FROM items`).Scan(&rows, &copies); err != nil {
+		t.Fatal(err)
+	}
+	return rows, copies
 }
 
 // checkOps checks that /healthz and /readyz answer 200 and that /metrics
