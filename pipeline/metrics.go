@@ -18,7 +18,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		handled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "wirewatch_stage_messages_total",
-			Help: "Messages handled by a stage or sink, by outcome (ok, retry, dead).",
+			Help: "Messages handled by a stage or sink, by outcome (ok, retry, dead, skipped: a dead letter replayed for another stage).",
 		}, []string{"stage", "outcome"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "wirewatch_stage_handle_seconds",

@@ -12,6 +12,27 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
+// Headers of a dead letter (see Stage) and of a dead letter sent back to
+// its stage by 'wirewatch dlq replay'.
+const (
+	// HeaderStage names the stage that gave up.
+	HeaderStage = "Wirewatch-Stage"
+	// HeaderSubject is the subject the message was consumed from.
+	HeaderSubject = "Wirewatch-Subject"
+	// HeaderError is the last error, at most 1 KiB of it.
+	HeaderError = "Wirewatch-Error"
+	// HeaderAttempts is how often the stage tried.
+	HeaderAttempts = "Wirewatch-Attempts"
+	// HeaderStreamSeq is the message's sequence in its original stream.
+	HeaderStreamSeq = "Wirewatch-Stream-Seq"
+	// HeaderReplayFor marks a dead letter republished to its original
+	// subject for another try: only the stage it names handles it. Every
+	// other consumer of the subject (the other sinks on items.tagged)
+	// handled the item the first time, so it acks the message unhandled
+	// and counts it as outcome "skipped".
+	HeaderReplayFor = "Wirewatch-Replay-For"
+)
+
 // Output is one message a stage publishes for one input item.
 type Output struct {
 	Subject string
@@ -263,6 +284,13 @@ func (s *Stage) begin(ctx context.Context, msg jetstream.Msg) *flight {
 	if md, err := msg.Metadata(); err == nil {
 		f.delivered = md.NumDelivered
 	}
+	if to := msg.Headers().Get(HeaderReplayFor); to != "" {
+		if to != s.cfg.Name {
+			s.skip(msg, to)
+			return nil
+		}
+		ctx = context.WithValue(ctx, replayKey{}, true)
+	}
 	it, err := Unmarshal(msg.Data())
 	if err != nil {
 		s.giveUp(ctx, msg, Permanent(err), f.delivered)
@@ -278,6 +306,28 @@ func (s *Stage) begin(ctx context.Context, msg jetstream.Msg) *flight {
 		return nil
 	}
 	return f
+}
+
+// skip acks a dead letter replayed for another stage without handling
+// it: this stage handled the item the first time.
+func (s *Stage) skip(msg jetstream.Msg, to string) {
+	if err := msg.Ack(); err != nil {
+		s.log.Warn("ack failed", "err", err)
+	}
+	s.metrics.observe(s.cfg.Name, "skipped", time.Now())
+	s.log.Debug("skipped a replay for another stage", "replay_for", to, "subject", msg.Subject())
+}
+
+type replayKey struct{}
+
+// Replayed reports whether the message a Handler is called for is a dead
+// letter sent back to this stage by 'wirewatch dlq replay' (header
+// HeaderReplayFor). A handler that drops what it has seen before may need
+// to handle such an item again: the first time, its outputs were never
+// stored.
+func Replayed(ctx context.Context) bool {
+	v, _ := ctx.Value(replayKey{}).(bool)
+	return v
 }
 
 // finish waits until the server stored every output of f, then acks it.
@@ -347,12 +397,12 @@ func (s *Stage) giveUp(ctx context.Context, msg jetstream.Msg, cause error, deli
 	s.log.Error("giving up on message", "err", cause, "attempts", delivered, "subject", msg.Subject(), "dead_letter", s.cfg.DeadLetter)
 	if s.cfg.DeadLetter != "" {
 		dl := &nats.Msg{Subject: s.cfg.DeadLetter, Data: msg.Data(), Header: nats.Header{}}
-		dl.Header.Set("Wirewatch-Stage", s.cfg.Name)
-		dl.Header.Set("Wirewatch-Subject", msg.Subject())
-		dl.Header.Set("Wirewatch-Error", truncate(cause.Error(), 1024))
-		dl.Header.Set("Wirewatch-Attempts", fmt.Sprint(delivered))
+		dl.Header.Set(HeaderStage, s.cfg.Name)
+		dl.Header.Set(HeaderSubject, msg.Subject())
+		dl.Header.Set(HeaderError, truncate(cause.Error(), 1024))
+		dl.Header.Set(HeaderAttempts, fmt.Sprint(delivered))
 		if md, err := msg.Metadata(); err == nil {
-			dl.Header.Set("Wirewatch-Stream-Seq", fmt.Sprint(md.Sequence.Stream))
+			dl.Header.Set(HeaderStreamSeq, fmt.Sprint(md.Sequence.Stream))
 			dl.Header.Set(jetstream.MsgIDHeader, fmt.Sprintf("%s.%s.%d", s.cfg.Name, md.Stream, md.Sequence.Stream))
 		}
 		if _, err := s.js.PublishMsg(ctx, dl); err != nil {
