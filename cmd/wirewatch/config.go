@@ -253,9 +253,20 @@ func loadConfig(path string, getenv func(string) string) (Config, error) {
 			return cfg, fmt.Errorf("config: %w", err)
 		}
 		cfg.path = path
+		// The default data dir is not the file's: mark it, to tell a
+		// data_dir the file sets (resolved from its directory) from it.
+		defDataDir := cfg.NATS.DataDir
+		cfg.NATS.DataDir = unsetPath
 		dec := yaml.NewDecoder(bytes.NewReader(data))
 		dec.KnownFields(true)
-		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		err = dec.Decode(&cfg)
+		if cfg.NATS.DataDir == unsetPath {
+			cfg.NATS.DataDir = defDataDir
+		} else {
+			cfg.NATS.DataDir = fromFile(path, cfg.NATS.DataDir)
+		}
+		cfg.resolveFilePaths()
+		if err != nil && !errors.Is(err, io.EOF) {
 			var te *yaml.TypeError
 			if !errors.As(err, &te) {
 				return cfg, fmt.Errorf("config %s: %w", path, err) // syntax: nothing else is known
@@ -276,6 +287,37 @@ func loadConfig(path string, getenv func(string) string) (Config, error) {
 		errs = append(errs, err)
 	}
 	return cfg, errors.Join(errs...)
+}
+
+// unsetPath stands for a path key the config file did not set.
+const unsetPath = "\x00unset"
+
+// resolveFilePaths resolves the relative paths the config file gave (rule
+// files, sink files, the credentials file) from the file's directory, as
+// Prometheus does for rule_files: `run -c /etc/wirewatch/wirewatch.yaml`
+// then finds them from any working directory. nats.data_dir, which has a
+// default, is resolved by loadConfig. Paths from WIREWATCH_* variables and
+// flags, applied later, stay relative to the working directory.
+func (c *Config) resolveFilePaths() {
+	for i, p := range c.Rules {
+		c.Rules[i] = fromFile(c.path, p)
+	}
+	for _, p := range []*string{&c.NATS.Credentials, &c.Sinks.JSONL.Path, &c.Sinks.SQLite.Path} {
+		*p = fromFile(c.path, *p)
+	}
+}
+
+// fromFile resolves p, a path written in the config file at cfgPath, from
+// that file's directory. Empty and absolute paths are kept.
+func fromFile(cfgPath, p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	dir := filepath.Dir(cfgPath)
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	return filepath.Join(dir, p)
 }
 
 // prefixLines splits err's message into lines (errors.Join puts one
@@ -939,7 +981,28 @@ func (c Config) resolved(ver string) Config {
 	if c.Sinks.SQLite.Path != "" && c.Sinks.SQLite.BusyTimeout == 0 {
 		c.Sinks.SQLite.BusyTimeout = sinks.DefaultBusyTimeout
 	}
+	// Paths absolute, as the daemon opens them: those from the file are
+	// already (from its directory), those from the environment, flags or
+	// defaults are from the working directory.
+	c.Rules = slices.Clone(c.Rules)
+	for i := range c.Rules {
+		c.Rules[i] = absPath(c.Rules[i])
+	}
+	for _, p := range []*string{&c.NATS.DataDir, &c.NATS.Credentials, &c.Sinks.JSONL.Path, &c.Sinks.SQLite.Path} {
+		*p = absPath(*p)
+	}
 	return c
+}
+
+// absPath is p made absolute from the working directory; "" stays "".
+func absPath(p string) string {
+	if p == "" {
+		return p
+	}
+	if abs, err := filepath.Abs(p); err == nil {
+		return abs
+	}
+	return p
 }
 
 // redacted returns a copy safe to print: credentials and URL passwords

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -278,5 +279,122 @@ func TestRedact(t *testing.T) {
 	r := c.redacted()
 	if strings.Contains(r.NATS.URL, "secret") || r.NATS.Credentials != "<redacted>" {
 		t.Errorf("redacted() = %+v", r.NATS)
+	}
+}
+
+// TestConfigRelativePaths checks that relative paths in the config file
+// resolve from the file's directory whatever the working directory, while
+// those from WIREWATCH_* variables and flags resolve from the working
+// directory; and that a missing rule file is named by key and by the path
+// tried.
+func TestConfigRelativePaths(t *testing.T) {
+	rule := "entities:\n  - {id: b, kind: org, aliases: [B]}\n"
+	tests := []struct {
+		name string
+		yaml string            // the file is $CFG/wirewatch.yaml; $CFG and $WD stand for the directories
+		env  map[string]string // $WD in values stands for the working directory
+		flag [3]string         // key, flag, value: set as run does after loading
+		want map[string]string // key -> path after loading ($CFG and $WD replaced)
+		err  []string          // substrings of the error; nil means none
+	}{
+		{name: "rules from the file's directory",
+			yaml: "rules:\n  - rules/a.yaml\n  - ../shared\n",
+			want: map[string]string{"rules[0]": "$CFG/rules/a.yaml", "rules[1]": "$CFG/../shared"}},
+		{name: "sink files, data dir and credentials from the file's directory",
+			yaml: "nats:\n  data_dir: state\n  credentials: nats.creds\nsinks:\n  jsonl:\n    path: items.jsonl\n  sqlite:\n    path: db/items.db\n",
+			want: map[string]string{"nats.data_dir": "$CFG/state", "nats.credentials": "$CFG/nats.creds",
+				"sinks.jsonl.path": "$CFG/items.jsonl", "sinks.sqlite.path": "$CFG/db/items.db"}},
+		{name: "absolute paths kept",
+			yaml: "rules:\n  - $CFG/rules/a.yaml\nnats:\n  data_dir: $WD/state\n",
+			want: map[string]string{"rules[0]": "$CFG/rules/a.yaml", "nats.data_dir": "$WD/state"}},
+		{name: "default data dir not the file's",
+			yaml: "rules:\n  - rules/a.yaml\n", env: map[string]string{"HOME": "$WD"},
+			want: map[string]string{"nats.data_dir": "$WD/.local/state/wirewatch"}},
+		{name: "environment from the working directory",
+			yaml: "rules:\n  - rules/a.yaml\nsinks:\n  jsonl:\n    path: items.jsonl\n",
+			env:  map[string]string{"WIREWATCH_RULES": "rules/a.yaml", "WIREWATCH_JSONL_PATH": "out.jsonl", "WIREWATCH_DATA_DIR": "st"},
+			want: map[string]string{"rules[0]": "rules/a.yaml", "sinks.jsonl.path": "out.jsonl", "nats.data_dir": "st"}},
+		{name: "flag from the working directory",
+			yaml: "nats:\n  data_dir: state\n", flag: [3]string{"nats.data_dir", "--data-dir", "mine"},
+			want: map[string]string{"nats.data_dir": "mine"}},
+		{name: "missing rule file names the key and the path tried",
+			yaml: "rules:\n  - rules/a.yaml\n  - rules/missing.yaml\n",
+			err:  []string{`config $CFG/wirewatch.yaml: rules[1]: "$CFG/rules/missing.yaml": no such file or directory`}},
+		{name: "missing rule file from the environment names the variable",
+			yaml: "rules:\n  - rules/a.yaml\n", env: map[string]string{"WIREWATCH_RULES": "rules/a.yaml:nope.yaml"},
+			err: []string{`WIREWATCH_RULES: rules[1]: "nope.yaml": no such file or directory`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfgDir, wd := t.TempDir(), t.TempDir()
+			if err := os.MkdirAll(filepath.Join(cfgDir, "rules"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(cfgDir, "rules", "a.yaml"), []byte(rule), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			// The working directory has a rules/a.yaml too, that must not be
+			// the one found (when the file names it).
+			if err := os.MkdirAll(filepath.Join(wd, "rules"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(wd, "rules", "a.yaml"), []byte(rule), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			repl := strings.NewReplacer("$CFG", cfgDir, "$WD", wd).Replace
+			path := filepath.Join(cfgDir, "wirewatch.yaml")
+			if err := os.WriteFile(path, []byte(repl(tt.yaml)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			vars := map[string]string{}
+			for k, v := range tt.env {
+				vars[k] = repl(v)
+			}
+			t.Chdir(wd)
+			c, err := loadConfig(path, env(vars))
+			if err == nil {
+				if tt.flag[0] != "" {
+					c.setFlag(tt.flag[0], tt.flag[1], tt.flag[2])
+				}
+				err = c.Validate()
+			}
+			if tt.err != nil {
+				if err == nil {
+					t.Fatalf("loadConfig(%q) = nil error, want %q", tt.yaml, tt.err)
+				}
+				for _, w := range tt.err {
+					if w = repl(w); !strings.Contains(err.Error(), w) {
+						t.Errorf("loadConfig(%q): error %q does not contain %q", tt.yaml, err, w)
+					}
+				}
+				return
+			}
+			got := map[string]string{"nats.data_dir": c.NATS.DataDir, "nats.credentials": c.NATS.Credentials,
+				"sinks.jsonl.path": c.Sinks.JSONL.Path, "sinks.sqlite.path": c.Sinks.SQLite.Path}
+			for i, r := range c.Rules {
+				got[fmt.Sprintf("rules[%d]", i)] = r
+			}
+			for k, w := range tt.want {
+				if w = filepath.Clean(repl(w)); got[k] != w {
+					t.Errorf("loadConfig(%q) in %s: %s = %q, want %q", tt.yaml, wd, k, got[k], w)
+				}
+			}
+			// What config check prints is absolute, from the same bases.
+			r := c.resolved("v")
+			printed := map[string]string{"nats.data_dir": r.NATS.DataDir, "sinks.jsonl.path": r.Sinks.JSONL.Path}
+			for i, p := range r.Rules {
+				printed[fmt.Sprintf("rules[%d]", i)] = p
+			}
+			for k, p := range printed {
+				if w, ok := tt.want[k]; ok {
+					if w = repl(w); !filepath.IsAbs(w) {
+						w = filepath.Join(wd, w)
+					}
+					if p != filepath.Clean(w) {
+						t.Errorf("resolved() %s = %q, want %q", k, p, filepath.Clean(w))
+					}
+				}
+			}
+		})
 	}
 }

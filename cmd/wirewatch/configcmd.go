@@ -12,8 +12,10 @@ const configSynopsis = `config check [-c wirewatch.yaml]
 
 Loads the config file (unknown keys are errors), applies WIREWATCH_*
 environment overrides, validates it and the rule files it names, prints the
-resolved config (every default filled in) with secrets redacted, and exits
-non-zero on any problem.`
+resolved config (every default filled in, every path absolute) with secrets
+redacted, and exits non-zero on any problem. Relative paths in the file
+resolve from the file's directory; those from WIREWATCH_* variables from the
+working directory.`
 
 func runConfig(_ context.Context, args []string, s stdio) error {
 	fs := newFlagSet("config check", configSynopsis, s)
