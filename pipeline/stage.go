@@ -289,7 +289,7 @@ func (s *Stage) begin(ctx context.Context, msg jetstream.Msg) *flight {
 			s.skip(msg, to)
 			return nil
 		}
-		ctx = context.WithValue(ctx, replayKey{}, true)
+		ctx = WithReplay(ctx)
 	}
 	it, err := Unmarshal(msg.Data())
 	if err != nil {
@@ -328,6 +328,13 @@ type replayKey struct{}
 func Replayed(ctx context.Context) bool {
 	v, _ := ctx.Value(replayKey{}).(bool)
 	return v
+}
+
+// WithReplay returns ctx marked as the handling of a replayed dead letter
+// (see Replayed). The stage runner marks the contexts it hands to Handle;
+// tests of handlers use it too.
+func WithReplay(ctx context.Context) context.Context {
+	return context.WithValue(ctx, replayKey{}, true)
 }
 
 // finish waits until the server stored every output of f, then acks it.

@@ -121,7 +121,8 @@ const maxAttempts = 50
 // fields set, for items.unique.<feed> or items.duplicate.<feed>, plus a
 // story event when the item created, grew or merged a story. A re-poll
 // returns nothing; a redelivery returns the same outputs as the first
-// delivery.
+// delivery, and so does a replayed dead letter (pipeline.Replayed), however
+// late.
 func (d *Dedup) Handle(ctx context.Context, it *pipeline.Item) ([]pipeline.Output, error) {
 	f := extract(it, &d.cfg)
 	log := d.log.With("item", it.ID, "feed", it.Feed)
@@ -129,6 +130,13 @@ func (d *Dedup) Handle(ctx context.Context, it *pipeline.Item) ([]pipeline.Outpu
 	defer d.mu.Unlock()
 	for attempt := 1; ; attempt++ {
 		dec := d.eng.Decide(it, &f)
+		if dec.Drop && pipeline.Replayed(ctx) {
+			// A dead letter sent back by 'wirewatch dlq replay', later
+			// than the redelivery window: its decision was recorded, but
+			// its outputs were not stored (that is why it was given up
+			// on). Publish them again rather than take it for a re-poll.
+			dec, _ = d.eng.Recorded(it)
+		}
 		if dec.Drop {
 			log.Debug("same version again, dropped")
 			d.metrics.observe(&dec)

@@ -205,8 +205,7 @@ func (e *Engine) Decide(it *pipeline.Item, f *features) Decision {
 	if old := e.items[it.ID]; old != nil {
 		if old.version == it.Version() {
 			if e.cfg.Now().UnixMilli()-old.seen <= e.cfg.RedeliveryWindow.Milliseconds() {
-				return Decision{Replay: true, Update: old.update, DuplicateOf: old.dupOf, DupKind: old.kind.String(),
-					StoryID: old.story, Event: old.event.String(), Merged: old.merged, Size: int(old.size)}
+				return old.replay()
 			}
 			return Decision{Drop: true}
 		}
@@ -235,6 +234,22 @@ func (e *Engine) Decide(it *pipeline.Item, f *features) Decision {
 		}
 	}
 	return d
+}
+
+// Recorded returns the decision recorded for it, as a Replay, when its
+// version was decided however long ago; false when it was not (a new item
+// or version, or one forgotten after KeepIDs).
+func (e *Engine) Recorded(it *pipeline.Item) (Decision, bool) {
+	if old := e.items[it.ID]; old != nil && old.version == it.Version() {
+		return old.replay(), true
+	}
+	return Decision{}, false
+}
+
+// replay is the decision recorded for old, to publish its outputs again.
+func (old *entry) replay() Decision {
+	return Decision{Replay: true, Update: old.update, DuplicateOf: old.dupOf, DupKind: old.kind.String(),
+		StoryID: old.story, Event: old.event.String(), Merged: old.merged, Size: int(old.size)}
 }
 
 // exactRoot returns the first item with the same text hash or the same
