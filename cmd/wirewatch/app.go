@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -144,6 +145,10 @@ type stageOptions struct {
 	tags    bool
 	dedup   dedup.Config
 	workers int
+	// webhookAckFloor is the least ack deadline of a webhook stage
+	// (default 30s, the deadline of every other stage); tests lower it
+	// to see a slow receiver within seconds.
+	webhookAckFloor time.Duration
 }
 
 // buildStages creates the streams and the dedup, tag and sink stages.
@@ -230,7 +235,7 @@ func buildStages(ctx context.Context, b *broker, subj pipeline.Subjects, sc pipe
 		// unacked), with an ack deadline of twice the timeout.
 		sc := pipeline.SinkConfig(subj, c.SinkName())
 		sc.Batch = 1
-		sc.AckWait = max(sc.AckWait, 30*time.Second, 2*wh.Timeout())
+		sc.AckWait = max(cmp.Or(o.webhookAckFloor, 30*time.Second), 2*wh.Timeout())
 		addSink(sc, pipeline.SinkHandler(wh))
 	}
 	return set, nil
