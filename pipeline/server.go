@@ -46,6 +46,7 @@ type Server struct {
 	ns   *server.Server
 	cfg  ServerConfig
 	lock *os.File // the data dir lock, released at Shutdown
+	id   string   // the data dir's identity while locked (Identity)
 }
 
 // StartServer starts an embedded NATS server with JetStream and waits until
@@ -76,6 +77,7 @@ func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 		return nil, err
 	}
 	srv.lock = lock
+	srv.id = dataDirIdentity(cfg, lock != nil)
 	return srv, nil
 }
 

@@ -155,8 +155,17 @@ type Config struct {
 	// must exceed TotalTimeout.
 	LeaseTTL time.Duration
 	// Instance names this process in leases; default host name + pid +
-	// random suffix.
+	// random suffix. With an Identity it is prefixed "<Identity>/".
 	Instance string
+	// Identity, when set, names this instance across its restarts: a lease
+	// held under the same Identity (by a crashed predecessor) is taken over
+	// at once instead of after LeaseTTL. Set it only when no other live
+	// process can have it; wirewatch uses the embedded server's data dir
+	// identity (pipeline.Server.Identity), which only the process holding
+	// the data dir lock reads, and one poller per process. Empty (the
+	// default): every other holder's lease is waited out. It must not
+	// contain "/".
+	Identity string
 
 	// PageCacheSize is the number of full-text pages remembered (by URL,
 	// with validators and extracted text) (2048); PageFresh is how long a
@@ -324,6 +333,9 @@ func (c Config) Validate() error {
 	}
 	if c.LeaseTTL >= 0 && c.LeaseTTL <= c.TotalTimeout {
 		bad("lease_ttl", c.LeaseTTL, "must exceed timeout "+c.TotalTimeout.String())
+	}
+	if strings.Contains(c.Identity, "/") {
+		bad("identity", c.Identity, `must not contain "/"`)
 	}
 	for _, h := range c.AllowHosts {
 		if h == "" || strings.ContainsAny(h, "/ ") {

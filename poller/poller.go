@@ -99,6 +99,9 @@ func New(cfg Config, feeds []Feed, pub Publisher, store Store, log *slog.Logger)
 	if cfg.Instance == "" {
 		cfg.Instance = instanceName()
 	}
+	if cfg.Identity != "" && !strings.HasPrefix(cfg.Instance, cfg.Identity+"/") {
+		cfg.Instance = cfg.Identity + "/" + cfg.Instance
+	}
 	if store == nil {
 		store = NewMemoryStore()
 	}
@@ -383,6 +386,29 @@ func (p *Poller) Poll(ctx context.Context, feed string) (Result, error) {
 	return res, nil
 }
 
+// ownLeaseTaker is implemented by stores that can take over a lease held
+// under this instance's identity, which only its dead predecessor can have
+// left (KVStore).
+type ownLeaseTaker interface {
+	acquireOwn(ctx context.Context, name, instance, own string) (release func(), ok bool, prev string, err error)
+}
+
+// acquire takes feed name's lease, and with an Identity also one that a
+// predecessor of this instance (the same Identity, another process that is
+// gone) left behind at a crash: without that, its feeds would wait out the
+// lease TTL.
+func (p *Poller) acquire(ctx context.Context, log *slog.Logger, name string) (func(), bool, error) {
+	t, ok := p.store.(ownLeaseTaker)
+	if p.cfg.Identity == "" || !ok {
+		return p.store.Acquire(ctx, name, p.cfg.Instance)
+	}
+	release, ok, prev, err := t.acquireOwn(ctx, name, p.cfg.Instance, p.cfg.Identity+"/")
+	if ok && prev != "" && prev != p.cfg.Instance {
+		log.Info("lease taken over from a previous run", "holder", prev)
+	}
+	return release, ok, err
+}
+
 // poll is one poll of feed i, waiting for per-host politeness and a global
 // slot. viaSchedule takes the lease and skips the feed when another
 // instance polled it already.
@@ -419,7 +445,7 @@ func (p *Poller) pollLocked(ctx context.Context, i int, viaSchedule bool) (Resul
 	defer p.busy[i].Unlock()
 
 	if viaSchedule {
-		release, ok, err := p.store.Acquire(ctx, f.Name, p.cfg.Instance)
+		release, ok, err := p.acquire(ctx, log, f.Name)
 		if err != nil {
 			res.Outcome, res.NextDue = OutcomeError, p.now().Add(jitter(p.cfg.BackoffBase, p.cfg.Jitter, 0))
 			log.Warn("lease failed", "err", err)

@@ -467,13 +467,25 @@ func (s *KVStore) Save(ctx context.Context, st FeedState) error {
 // Acquire implements Store with KV Create (compare-and-set on absence);
 // the bucket's TTL expires a dead instance's lease.
 func (s *KVStore) Acquire(ctx context.Context, name, instance string) (func(), bool, error) {
+	release, ok, _, err := s.acquireOwn(ctx, name, instance, "")
+	return release, ok, err
+}
+
+// acquireOwn is Acquire that also takes over a lease whose holder starts
+// with own (when not ""), with a compare-and-set on the lease's revision;
+// prev is the holder it took over from. The caller must be certain that
+// no live instance holds a lease under own but itself.
+func (s *KVStore) acquireOwn(ctx context.Context, name, instance, own string) (release func(), ok bool, prev string, err error) {
 	k := stateKey(name)
 	rev, err := s.leases.Create(ctx, k, []byte(instance))
+	if errors.Is(err, jetstream.ErrKeyExists) && own != "" {
+		rev, prev, err = s.takeOver(ctx, k, instance, own)
+	}
 	if errors.Is(err, jetstream.ErrKeyExists) {
-		return nil, false, nil
+		return nil, false, "", nil
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("lease %s: %w", name, err)
+		return nil, false, "", fmt.Errorf("lease %s: %w", name, err)
 	}
 	return func() {
 		// Only our own revision: never delete a lease someone else took
@@ -481,7 +493,28 @@ func (s *KVStore) Acquire(ctx context.Context, name, instance string) (func(), b
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		_ = s.leases.Delete(ctx, k, jetstream.LastRevision(rev))
-	}, true, nil
+	}, true, prev, nil
+}
+
+// takeOver replaces the lease k with instance when its holder starts with
+// own. It returns jetstream.ErrKeyExists when another holds it, or wrote
+// it in between.
+func (s *KVStore) takeOver(ctx context.Context, k, instance, own string) (rev uint64, prev string, err error) {
+	e, err := s.leases.Get(ctx, k)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		// Released or expired since the create: create it again.
+		rev, err = s.leases.Create(ctx, k, []byte(instance))
+		return rev, "", err
+	}
+	if err != nil {
+		return 0, "", err
+	}
+	prev = string(e.Value())
+	if !strings.HasPrefix(prev, own) {
+		return 0, "", jetstream.ErrKeyExists
+	}
+	rev, err = s.leases.Update(ctx, k, []byte(instance), e.Revision())
+	return rev, prev, err
 }
 
 // States lists the stored state of every feed in the deployment's feeds

@@ -130,6 +130,11 @@ func daemon(ctx context.Context, cfg Config, log *slog.Logger) error {
 	reg.MustRegister(rules.Collectors()...)
 
 	pcfg := cfg.pollerConfig(buildVersion())
+	if b.srv != nil {
+		// The data dir lock makes its identity ours alone: leases a
+		// crashed predecessor on this data dir left are taken over at once.
+		pcfg.Identity = b.srv.Identity()
+	}
 	store, err := poller.OpenStoreReplicas(ctx, b.js, subj, pcfg.LeaseTTL, cfg.NATS.Replicas)
 	if err != nil {
 		return err
