@@ -148,6 +148,23 @@ func TestCommandLine(t *testing.T) {
 			[]string{`pattern "person.zel*"`, "whole tokens"}, nil, nil, []string{"connect"}, true},
 		{"subscribe > not last", []string{"subscribe", "--nats-url", "nats://127.0.0.1:1", "items.tag.>.x"}, 2,
 			[]string{"must come last"}, nil, nil, []string{"connect"}, true},
+
+		// dlq: mistakes are refused before connecting; no daemon is a failure.
+		{"dlq without subcommand", []string{"dlq"}, 2, []string{"dlq: want the subcommand list or replay", "Run 'wirewatch dlq -h'"}, nil, nil, nil, true},
+		{"dlq unknown subcommand", []string{"dlq", "show"}, 2, []string{`dlq: unknown subcommand "show" (want list or replay)`}, nil, nil, nil, true},
+		{"dlq unknown stage", []string{"dlq", "replay", "--all", "--stage", "bogus", "--nats-url", "nats://127.0.0.1:1"}, 2,
+			[]string{`dlq: --stage "bogus": no such stage (want dedup, tag, nats-tags, jsonl, sqlite, postgres, webhook or webhook-NAME)`}, nil, nil, []string{"connect"}, true},
+		{"dlq replay --seq and --all", []string{"dlq", "replay", "--seq", "3", "--all"}, 2, []string{"--seq picks dead letters, --all takes every one", "give one of them"}, nil, nil, nil, true},
+		{"dlq replay without --seq or --all", []string{"dlq", "replay", "--stage", "jsonl"}, 2, []string{"say which dead letters to replay: --seq N", "or --all"}, nil, nil, nil, true},
+		{"dlq replay bad --seq", []string{"dlq", "replay", "--seq", "3,x"}, 2, []string{`dlq: invalid value "3,x" for flag -seq: "x" is not a DLQ sequence`}, nil, nil, nil, true},
+		{"dlq replay --seq 0", []string{"dlq", "replay", "--seq", "0"}, 2, []string{`"0" is not a DLQ sequence`}, nil, nil, nil, true},
+		{"dlq replay sequence without --seq", []string{"dlq", "replay", "12"}, 2, []string{`dlq: unexpected argument "12" (give a dead letter's sequence with --seq 12)`}, nil, nil, nil, true},
+		{"dlq list with a replay flag", []string{"dlq", "list", "--all"}, 2, []string{"dlq: --all is a flag of dlq replay, not dlq list"}, nil, nil, nil, true},
+		{"dlq list negative n", []string{"dlq", "list", "-n", "-1"}, 2, []string{"dlq: -n -1: want 0 (all) or more"}, nil, nil, nil, true},
+		{"dlq bad prefix", []string{"dlq", "list", "--prefix", "a..b"}, 2, []string{"dlq: --prefix:"}, nil, nil, []string{"connect"}, true},
+		{"dlq no daemon", []string{"dlq", "list", "--nats-url", "nats://127.0.0.1:1"}, 1,
+			[]string{"dlq: connect to nats://127.0.0.1:1", "is 'wirewatch run' running"}, nil, nil, nil, true},
+		{"dlq -h", []string{"dlq", "-h"}, 0, nil, []string{"Usage: wirewatch dlq list", "wirewatch dlq replay", "-dry-run", "-seq N"}, nil, nil, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -44,6 +44,7 @@ func commands() map[string]command {
 		"tags": {"try tagging rules on a text, list rules", func(ctx context.Context, args []string, s stdio) error {
 			return runTags(ctx, args, s.in, s.out, s.err)
 		}},
+		"dlq":     {"list dead letters, replay them to the stage that gave up", runDLQ},
 		"config":  {"check a config file and print it resolved (config check -c FILE)", runConfig},
 		"version": {"print the version", runVersion},
 	}
