@@ -154,8 +154,9 @@ func stageName(s string) (string, bool) {
 	case "nats-tags", "jsonl", "sqlite", "postgres", "webhook":
 		return "sink-" + sink, true
 	}
-	if name, ok := strings.CutPrefix(sink, "webhook-"); ok && name != "" && pipeline.Token(name) == name {
-		return "sink-" + sink, true
+	if name, ok := strings.CutPrefix(sink, "webhook-"); ok && name != "" {
+		// As the config's webhook name becomes the sink's (sinks.WebhookConfig.SinkName).
+		return "sink-webhook-" + pipeline.Token(name), true
 	}
 	return "", false
 }

@@ -232,6 +232,31 @@ func TestDLQReplay(t *testing.T) {
 	checkWrites("after refused replays", "bad1", "bad2")
 }
 
+func TestDLQStageName(t *testing.T) {
+	tests := []struct {
+		in, want string // want "" for refused
+	}{
+		{"dedup", "dedup"},
+		{"tag", "tag"},
+		{"jsonl", "sink-jsonl"},
+		{"sink-jsonl", "sink-jsonl"},
+		{"nats-tags", "sink-nats-tags"},
+		{"webhook", "sink-webhook"},
+		{"webhook-Alerts Desk", "sink-webhook-alerts_desk"},
+		{"sink-webhook-alerts", "sink-webhook-alerts"},
+		{"webhook-", ""},
+		{"sink-dedup", ""},
+		{"bogus", ""},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		got, ok := stageName(tt.in)
+		if got != tt.want || ok != (tt.want != "") {
+			t.Errorf("stageName(%q) = %q, %v; want %q", tt.in, got, ok, tt.want)
+		}
+	}
+}
+
 func TestSubjectMatches(t *testing.T) {
 	tests := []struct {
 		filter, subject string
