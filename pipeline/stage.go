@@ -101,6 +101,11 @@ type StageConfig struct {
 	// DeadLetter is the subject for messages given up on; empty disables
 	// dead-lettering (the message is terminated and logged).
 	DeadLetter string
+	// QuietRetries logs each retry at Debug instead of Warn, for a
+	// handler that reports its failures itself (a webhook logs once when
+	// its receiver starts failing and once when it recovers). Dead
+	// letters are logged at Error either way.
+	QuietRetries bool
 }
 
 func (c StageConfig) withDefaults() StageConfig {
@@ -372,7 +377,11 @@ func (s *Stage) retry(ctx context.Context, f *flight, err error) {
 		return
 	}
 	delay := s.cfg.BackOff[min(int(f.delivered)-1, len(s.cfg.BackOff)-1)]
-	f.log.Warn("handle failed, will retry", "err", err, "attempt", f.delivered, "retry_in", delay)
+	level := slog.LevelWarn
+	if s.cfg.QuietRetries {
+		level = slog.LevelDebug
+	}
+	f.log.Log(ctx, level, "handle failed, will retry", "err", err, "attempt", f.delivered, "retry_in", delay)
 	s.metrics.observe(s.cfg.Name, "retry", f.start)
 	if nerr := f.msg.NakWithDelay(delay); nerr != nil {
 		f.log.Warn("nak failed", "err", nerr)

@@ -224,7 +224,7 @@ func buildStages(ctx context.Context, b *broker, subj pipeline.Subjects, sc pipe
 		}
 	}
 	for _, c := range o.sinks.Webhooks {
-		wh, err := sinks.NewWebhook(c, nil)
+		wh, err := sinks.NewWebhook(c, nil, log)
 		if err != nil {
 			return fail(err)
 		}
@@ -236,6 +236,9 @@ func buildStages(ctx context.Context, b *broker, subj pipeline.Subjects, sc pipe
 		sc := pipeline.SinkConfig(subj, c.SinkName())
 		sc.Batch = 1
 		sc.AckWait = max(cmp.Or(o.webhookAckFloor, 30*time.Second), 2*wh.Timeout())
+		// The webhook logs when its receiver starts failing and when it
+		// recovers; a line per item and attempt would flood the log.
+		sc.QuietRetries = true
 		addSink(sc, pipeline.SinkHandler(wh))
 	}
 	return set, nil
