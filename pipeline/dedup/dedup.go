@@ -76,6 +76,13 @@ func New(ctx context.Context, js jetstream.JetStream, subj pipeline.Subjects, cf
 		d.cons, err = js.OrderedConsumer(ctx, "KV_"+d.bucket, jetstream.OrderedConsumerConfig{
 			FilterSubjects: []string{d.prefix + ">"},
 			DeliverPolicy:  jetstream.DeliverAllPolicy,
+			// Every fetch recreates the consumer, and nats.go retries
+			// that forever by default, deaf to any context: a stage
+			// catching up while the cluster could not create it hung
+			// its daemon's shutdown. Bounded, the fetch fails and the
+			// caller's own retry, which does end with its context, takes
+			// over.
+			MaxResetAttempts: resetAttempts,
 		})
 		return err
 	})
@@ -112,6 +119,11 @@ func New(ctx context.Context, js jetstream.JetStream, subj pipeline.Subjects, cf
 // maxStartAttempts bounds how often New retries reading the decision log
 // after a transient error (about two minutes of waiting).
 const maxStartAttempts = 30
+
+// resetAttempts bounds how often one fetch of the decision log tries to
+// recreate its consumer: at most about 2 × 10 s (the client's request
+// timeout) plus 1 s between them.
+const resetAttempts = 2
 
 // maxAttempts bounds how often Handle retries a decision that lost the
 // compare-and-set to another worker before giving the message back.

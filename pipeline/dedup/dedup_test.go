@@ -510,3 +510,38 @@ func metricValue(t *testing.T, c prometheus.Collector) float64 {
 	t.Fatalf("not a counter or gauge: %v", &m)
 	return 0
 }
+
+// TestCatchUpFailsWhenLogUnreachable checks that reading the decision log
+// ends with an error when its consumer cannot be recreated, instead of
+// retrying forever: nats.go's ordered consumer does by default, ignoring
+// every context, and a dedup stage stuck there once kept its daemon from
+// stopping (TestClusterNodeFailure, 7 minutes). A closed connection is
+// the failure that never heals.
+func TestCatchUpFailsWhenLogUnreachable(t *testing.T) {
+	env := startNATS(t, t.TempDir())
+	nc, err := env.srv.Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := newDedup(t, env, js, Config{})
+	nc.Close()
+	done := make(chan error, 1)
+	go func() {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		done <- d.catchUp(t.Context())
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("catchUp on a closed connection returned nil")
+		}
+		t.Logf("catchUp: %v", err)
+	case <-time.After(60 * time.Second):
+		t.Fatal("catchUp still retrying after 60s on a closed connection")
+	}
+}
