@@ -462,7 +462,9 @@ func (s *summary) collect(ctx context.Context, js jetstream.JetStream, subj pipe
 	}
 	stories := map[string]int{}
 	if n := info.State.Msgs; n > 0 {
-		cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+		// Each fetch recreates the consumer; bounded, so a server gone
+		// away fails the summary instead of retrying forever.
+		cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{MaxResetAttempts: 2})
 		if err != nil {
 			return err
 		}
