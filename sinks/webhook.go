@@ -63,6 +63,74 @@ type WebhookConfig struct {
 	// MaxResponseBytes caps how much of a response body is read (the rest
 	// is discarded with the connection). Default 64 KiB.
 	MaxResponseBytes int64 `yaml:"max_response_bytes"`
+	// MaxAttempts is how many times an item is sent before it goes to
+	// the dead-letter subject (1 to 100). Default 10.
+	MaxAttempts int `yaml:"max_attempts"`
+	// MaxBackoff caps the wait between two attempts of an item (1s to
+	// 24h): the waits grow 1s, 5s, 30s, 2m, 10m, then double, up to
+	// MaxBackoff, which then repeats (see Backoff). Default 10m.
+	MaxBackoff time.Duration `yaml:"max_backoff"`
+}
+
+// Webhook retry defaults: 10 attempts, waits of 1s, 5s, 30s, 2m, then
+// 10m, about 53 minutes in all before an item is dead-lettered.
+const (
+	DefaultWebhookMaxAttempts = 10
+	DefaultWebhookMaxBackoff  = 10 * time.Minute
+)
+
+// Limits of MaxAttempts and MaxBackoff.
+const (
+	maxWebhookAttempts   = 100
+	minWebhookMaxBackoff = time.Second
+	maxWebhookMaxBackoff = 24 * time.Hour
+)
+
+// WithDefaults returns c with every zero value that has a default set to
+// it: what NewWebhook runs with and 'config check' prints.
+func (c WebhookConfig) WithDefaults() WebhookConfig {
+	if c.Timeout == 0 {
+		c.Timeout = 10 * time.Second
+	}
+	if c.MaxResponseBytes == 0 {
+		c.MaxResponseBytes = 64 << 10
+	}
+	if c.MaxAttempts == 0 {
+		c.MaxAttempts = DefaultWebhookMaxAttempts
+	}
+	if c.MaxBackoff == 0 {
+		c.MaxBackoff = DefaultWebhookMaxBackoff
+	}
+	return c
+}
+
+// Backoff returns the waits between attempts, for
+// pipeline.StageConfig.BackOff (the last one repeats): 1s, 5s, 30s, 2m,
+// 10m, then doubling, each capped at MaxBackoff (default 10m).
+func (c WebhookConfig) Backoff() []time.Duration {
+	limit := c.WithDefaults().MaxBackoff
+	var waits []time.Duration
+	for _, d := range []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * time.Minute, 10 * time.Minute} {
+		if d >= limit {
+			break
+		}
+		waits = append(waits, d)
+	}
+	for d := 20 * time.Minute; d < limit; d *= 2 {
+		waits = append(waits, d)
+	}
+	return append(waits, limit)
+}
+
+// RetryFor is how long an item that keeps failing is retried before it
+// is dead-lettered: the sum of the waits between its MaxAttempts
+// attempts (not counting the attempts themselves).
+func (c WebhookConfig) RetryFor() time.Duration {
+	waits, total := c.Backoff(), time.Duration(0)
+	for i := range c.WithDefaults().MaxAttempts - 1 {
+		total += waits[min(i, len(waits)-1)]
+	}
+	return total
 }
 
 // doer is the slice of *http.Client the webhook needs.
@@ -113,12 +181,7 @@ func NewWebhook(cfg WebhookConfig, client doer, log *slog.Logger) (*Webhook, err
 		return nil, err
 	}
 	u, _ := url.Parse(cfg.URL) // checked by Validate
-	if cfg.Timeout == 0 {
-		cfg.Timeout = 10 * time.Second
-	}
-	if cfg.MaxResponseBytes == 0 {
-		cfg.MaxResponseBytes = 64 << 10
-	}
+	cfg = cfg.WithDefaults()
 	if client == nil {
 		client = &http.Client{
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -167,6 +230,13 @@ func (c WebhookConfig) Validate() error {
 	}
 	if c.MaxResponseBytes < 0 {
 		errs = append(errs, fmt.Errorf("webhook sink: max_response_bytes %d is negative", c.MaxResponseBytes))
+	}
+	if c.MaxAttempts < 0 || c.MaxAttempts > maxWebhookAttempts {
+		errs = append(errs, fmt.Errorf("webhook sink: max_attempts %d: want 1 to %d (default %d)",
+			c.MaxAttempts, maxWebhookAttempts, DefaultWebhookMaxAttempts))
+	}
+	if c.MaxBackoff != 0 && (c.MaxBackoff < minWebhookMaxBackoff || c.MaxBackoff > maxWebhookMaxBackoff) {
+		errs = append(errs, fmt.Errorf("webhook sink: max_backoff %s: want 1s to 24h (default 10m)", c.MaxBackoff))
 	}
 	for k, v := range c.Headers {
 		if k == "" || strings.ContainsAny(k, " :\r\n\t") {
@@ -322,8 +392,8 @@ func (w *Webhook) post(ctx context.Context, it *pipeline.Item) error {
 		// 5xx, 408, 429, and what an operator fixes on the receiver's
 		// side: a route missing during a deploy (404), an expired token
 		// (401, 403), a moved endpoint (3xx, not followed). Retried with
-		// the consumer's backoff (about 53 minutes in all) before the
-		// item is dead-lettered.
+		// the consumer's backoff (MaxAttempts, MaxBackoff: about 53
+		// minutes in all by default) before the item is dead-lettered.
 		return err
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -316,6 +317,11 @@ func TestNewWebhookRejects(t *testing.T) {
 		{URL: "http://"},
 		{URL: "http://example.org", Timeout: -time.Second},
 		{URL: "http://example.org", Headers: map[string]string{"Bad Header": "x"}},
+		{URL: "http://example.org", MaxAttempts: -1},
+		{URL: "http://example.org", MaxAttempts: 101},
+		{URL: "http://example.org", MaxBackoff: -time.Second},
+		{URL: "http://example.org", MaxBackoff: 500 * time.Millisecond},
+		{URL: "http://example.org", MaxBackoff: 25 * time.Hour},
 	} {
 		if _, err := NewWebhook(cfg, nil, nil); err == nil {
 			t.Errorf("NewWebhook(%+v) = nil error, want one", cfg)
@@ -431,5 +437,39 @@ func TestWebhookHealthLog(t *testing.T) {
 	}
 	if strings.Contains(buf.String(), "TOKEN") {
 		t.Errorf("log holds the URL's path: %s", buf.String())
+	}
+}
+
+func TestWebhookBackoff(t *testing.T) {
+	const m = time.Minute
+	tests := []struct {
+		name       string
+		attempts   int
+		maxBackoff time.Duration
+		want       []time.Duration
+		retryFor   time.Duration
+	}{
+		// 1s + 5s + 30s + 2m + 5×10m: "about 53 minutes".
+		{"defaults", 0, 0, []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * m, 10 * m}, 52*m + 36*time.Second},
+		{"cap below the defaults", 4, m, []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, m}, 36 * time.Second},
+		{"cap between steps", 3, 3 * time.Second, []time.Duration{time.Second, 3 * time.Second}, 4 * time.Second},
+		{"cap at the first step", 5, time.Second, []time.Duration{time.Second}, 4 * time.Second},
+		{"one attempt", 1, 0, []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * m, 10 * m}, 0},
+		{"cap above the defaults doubles on", 9, time.Hour,
+			[]time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * m, 10 * m, 20 * m, 40 * m, time.Hour}, 10*m + 2*m + 36*time.Second + 20*m + 40*m + time.Hour},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := WebhookConfig{URL: "http://example.org", MaxAttempts: tt.attempts, MaxBackoff: tt.maxBackoff}
+			if err := c.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			if got := c.Backoff(); !slices.Equal(got, tt.want) {
+				t.Errorf("Backoff() = %v, want %v", got, tt.want)
+			}
+			if got := c.RetryFor(); got != tt.retryFor {
+				t.Errorf("RetryFor() = %v, want %v", got, tt.retryFor)
+			}
+		})
 	}
 }

@@ -239,6 +239,8 @@ func buildStages(ctx context.Context, b *broker, subj pipeline.Subjects, sc pipe
 		// The webhook logs when its receiver starts failing and when it
 		// recovers; a line per item and attempt would flood the log.
 		sc.QuietRetries = true
+		sc.MaxDeliver = c.WithDefaults().MaxAttempts
+		sc.BackOff = c.Backoff()
 		addSink(sc, pipeline.SinkHandler(wh))
 	}
 	return set, nil

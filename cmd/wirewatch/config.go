@@ -759,6 +759,13 @@ func (c *Config) Validate() error {
 			for _, l := range prefixLines("", err) {
 				bad(key, "%s", strings.TrimPrefix(l.Error(), "webhook sink: "))
 			}
+		} else if d, r := w.RetryFor(), c.NATS.Retention; d >= r && r >= time.Minute {
+			// The tagged stream drops items older than nats.retention,
+			// retried or not: one would vanish instead of being
+			// dead-lettered.
+			w := w.WithDefaults()
+			bad(key+".max_attempts", "%d with max_backoff %s retries an item for %s, beyond nats.retention %s: want fewer attempts or a shorter max_backoff",
+				w.MaxAttempts, w.MaxBackoff, d, r)
 		}
 		// The name tells webhooks' consumers and dead-letter subjects
 		// apart (SinkName); one webhook needs none.
@@ -981,6 +988,11 @@ func (c Config) resolved(ver string) Config {
 	if c.Sinks.SQLite.Path != "" && c.Sinks.SQLite.BusyTimeout == 0 {
 		c.Sinks.SQLite.BusyTimeout = sinks.DefaultBusyTimeout
 	}
+	hooks := make([]sinks.WebhookConfig, len(c.Sinks.Webhooks))
+	for i, w := range c.Sinks.Webhooks {
+		hooks[i] = w.WithDefaults()
+	}
+	c.Sinks.Webhooks = hooks
 	// Paths absolute, as the daemon opens them: those from the file are
 	// already (from its directory), those from the environment, flags or
 	// defaults are from the working directory.

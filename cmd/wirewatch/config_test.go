@@ -150,6 +150,19 @@ func TestLoadConfig(t *testing.T) {
 			wantErr: []string{"sinks.webhooks[1].name: required when there are several webhooks (webhooks[0] has none either"}},
 		{name: "webhook names that fold together", yaml: "sinks:\n  webhooks:\n    - {name: Slack Alerts, url: https://example.org/a}\n    - {name: slack_alerts, url: https://example.org/b}\n",
 			wantErr: []string{`sinks.webhooks[1].name: "slack_alerts": webhooks[0] ("Slack Alerts") has the same name`}},
+		// Webhook retries: attempts and the backoff cap, in range and within nats.retention.
+		{name: "webhook retries", yaml: "sinks:\n  webhooks:\n    - {url: https://example.org/h, max_attempts: 3, max_backoff: 1m}\n",
+			check: func(t *testing.T, c Config) {
+				if w := c.Sinks.Webhooks[0]; w.MaxAttempts != 3 || w.MaxBackoff != time.Minute {
+					t.Errorf("webhook max_attempts, max_backoff = %d, %s, want 3, 1m", w.MaxAttempts, w.MaxBackoff)
+				}
+			}},
+		{name: "webhook retries out of range", yaml: "sinks:\n  webhooks:\n    - {url: https://example.org/h, max_attempts: 101, max_backoff: 100ms}\n",
+			wantErr: []string{"sinks.webhooks[0]: max_attempts 101: want 1 to 100 (default 10)", "sinks.webhooks[0]: max_backoff 100ms: want 1s to 24h (default 10m)"}, lines: 2},
+		{name: "webhook retries beyond the retention", yaml: "nats:\n  retention: 24h\nsinks:\n  webhooks:\n    - {url: https://example.org/h, max_attempts: 30, max_backoff: 2h}\n",
+			wantErr: []string{"sinks.webhooks[0].max_attempts: 30 with max_backoff 2h0m0s retries an item for 44h32m36s", "beyond nats.retention 24h0m0s"}, lines: 1},
+		{name: "webhook retry key misspelt", yaml: "sinks:\n  webhooks:\n    - {url: https://example.org/h, max_attempt: 3}\n",
+			wantErr: []string{"line 3: unknown key sinks.webhooks[].max_attempt"}},
 
 		// M4: type errors name the key and do not hide the other problems.
 		{name: "type errors keyed", yaml: "poller:\n  concurrency: many\n  allow_private_networks: maybe\n  timeout: 15\n",

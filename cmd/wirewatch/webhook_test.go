@@ -8,6 +8,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +19,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
+	"gopkg.in/yaml.v3"
 
 	"github.com/wirewatch/wirewatch/pipeline"
 	"github.com/wirewatch/wirewatch/pipeline/dedup"
@@ -285,4 +289,164 @@ func logField(line, key string) string {
 	}
 	v, _, _ = strings.Cut(v, " ")
 	return strings.TrimSpace(v)
+}
+
+// TestWebhookRetriesConfigured runs a webhook stage as buildStages wires
+// it with max_attempts 3 and max_backoff 1s against a receiver that always
+// answers 503: the item is sent three times, a second apart (the default
+// schedule would wait 5s before the third), then dead-lettered with its
+// attempts.
+func TestWebhookRetriesConfigured(t *testing.T) {
+	var mu sync.Mutex
+	var at []time.Time
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		mu.Lock()
+		at = append(at, time.Now())
+		mu.Unlock()
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer recv.Close()
+
+	ctx := t.Context()
+	log := testLogger(t)
+	b, err := openBroker(ctx, NATSConfig{DataDir: t.TempDir()}, "test", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	subj := pipeline.MustSubjects("")
+	set, err := buildStages(ctx, b, subj, pipeline.StreamConfig{}, stageOptions{
+		sinks:   SinksConfig{Webhooks: []sinks.WebhookConfig{{URL: recv.URL, MaxAttempts: 3, MaxBackoff: time.Second}}},
+		dedup:   dedup.Config{Window: 72 * time.Hour},
+		workers: 1,
+	}, nil, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer set.Close()
+	stageCtx, stop := context.WithCancel(ctx)
+	var stages errgroup.Group
+	for _, st := range set.stages {
+		stages.Go(func() error { return st.Run(stageCtx) })
+	}
+	it := &pipeline.Item{ID: "doomed", Feed: "afp", FeedURL: "https://example.org/afp.xml", Title: "Title",
+		Fetched: time.Date(2026, 11, 21, 11, 0, 0, 0, time.UTC), Text: "text"}
+	data, err := it.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.js.Publish(ctx, subj.Tagged(), data, jetstream.WithMsgID("tagged."+it.Version())); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	err = pipeline.WaitIdle(wctx, b.js, []pipeline.ConsumerRef{{Stream: subj.StreamTagged(), Consumer: "sink-webhook"}}, 0)
+	stop()
+	if serr := stages.Wait(); serr != nil {
+		t.Errorf("stage Run: %v", serr)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	mu.Lock()
+	defer mu.Unlock()
+	if len(at) != 3 {
+		t.Fatalf("receiver got %d attempts, want 3 (max_attempts)", len(at))
+	}
+	if gap := at[2].Sub(at[1]); gap >= 4*time.Second {
+		t.Errorf("third attempt %s after the second, want about 1s (max_backoff), not the default 5s", gap)
+	}
+	dlq, err := b.js.Stream(ctx, subj.StreamDLQ())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := dlq.GetLastMsgForSubject(ctx, subj.DeadLetter("webhook"))
+	if err != nil {
+		t.Fatalf("dead letter of the webhook: %v", err)
+	}
+	if got := m.Header.Get("Wirewatch-Attempts"); got != "3" {
+		t.Errorf("dead letter Wirewatch-Attempts = %q, want 3", got)
+	}
+}
+
+// TestConfigCheckWebhook checks that 'config check' prints each webhook's
+// retry settings: the file's, or the defaults.
+func TestConfigCheckWebhook(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "wirewatch.yaml")
+	yml := "sinks:\n  webhooks:\n    - {name: a, url: https://example.org/a}\n    - {name: b, url: https://example.org/b, max_attempts: 3, max_backoff: 1m}\n"
+	if err := os.WriteFile(path, []byte(yml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if err := run(t.Context(), []string{"config", "check", "-c", path}, stdio{out: &out, err: &errb, getenv: env(map[string]string{"HOME": dir})}); err != nil {
+		t.Fatalf("config check: %v\n%s", err, errb.String())
+	}
+	var cfg Config
+	if err := yaml.Unmarshal(out.Bytes(), &cfg); err != nil {
+		t.Fatalf("config check printed YAML that does not parse: %v\n%s", err, out.String())
+	}
+	if len(cfg.Sinks.Webhooks) != 2 {
+		t.Fatalf("config check printed %d webhooks, want 2:\n%s", len(cfg.Sinks.Webhooks), out.String())
+	}
+	for i, want := range [][2]any{{10, 10 * time.Minute}, {3, time.Minute}} {
+		w := cfg.Sinks.Webhooks[i]
+		if w.MaxAttempts != want[0] || w.MaxBackoff != want[1] || w.Timeout != 10*time.Second {
+			t.Errorf("webhooks[%d] printed with max_attempts %d, max_backoff %s, timeout %s; want %d, %s, 10s",
+				i, w.MaxAttempts, w.MaxBackoff, w.Timeout, want[0], want[1])
+		}
+	}
+	if !strings.Contains(out.String(), "max_backoff: 1m0s") {
+		t.Errorf("config check printed no max_backoff of 1m0s:\n%s", out.String())
+	}
+}
+
+// TestExampleWebhookKeys keeps the commented webhook of the example config
+// complete and valid: every key of sinks.WebhookConfig, known to the
+// loader, and a webhook NewWebhook accepts.
+func TestExampleWebhookKeys(t *testing.T) {
+	data, err := os.ReadFile("../../docs/examples/wirewatch.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var block strings.Builder
+	in := false
+	for l := range strings.Lines(string(data)) {
+		switch {
+		case strings.HasPrefix(l, "  # webhooks:"):
+			in = true
+		case in && strings.HasPrefix(l, "  #  "):
+		default:
+			in = false
+		}
+		if in {
+			block.WriteString(strings.TrimPrefix(l, "  # "))
+		}
+	}
+	dec := yaml.NewDecoder(strings.NewReader(block.String()))
+	dec.KnownFields(true)
+	var hooks struct {
+		Webhooks []sinks.WebhookConfig `yaml:"webhooks"`
+	}
+	if err := dec.Decode(&hooks); err != nil || len(hooks.Webhooks) != 1 {
+		t.Fatalf("the example's commented webhook (%d of them) does not decode: %v\n%s", len(hooks.Webhooks), err, block.String())
+	}
+	if _, err := sinks.NewWebhook(hooks.Webhooks[0], nil, nil); err != nil {
+		t.Errorf("the example's webhook: %v", err)
+	}
+	var keys struct {
+		Webhooks []map[string]any `yaml:"webhooks"`
+	}
+	if err := yaml.Unmarshal([]byte(block.String()), &keys); err != nil {
+		t.Fatal(err)
+	}
+	for f := range reflect.TypeFor[sinks.WebhookConfig]().Fields() {
+		if k, _, _ := strings.Cut(f.Tag.Get("yaml"), ","); k != "" {
+			if _, ok := keys.Webhooks[0][k]; !ok {
+				t.Errorf("the example's commented webhook has no %s", k)
+			}
+		}
+	}
 }
