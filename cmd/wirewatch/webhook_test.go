@@ -37,9 +37,9 @@ import (
 // the daemon.
 func TestWebhookSlowReceiverOnce(t *testing.T) {
 	const (
-		items   = 24
-		delay   = 150 * time.Millisecond // the receiver's answer time
-		timeout = 300 * time.Millisecond // webhook timeout: ack deadline 600ms
+		items   = 32
+		delay   = 100 * time.Millisecond // the receiver's answer time
+		timeout = 400 * time.Millisecond // webhook timeout: ack deadline 800ms
 	)
 	if items*delay < 4*2*timeout {
 		t.Fatalf("%d items of %s take less than four ack deadlines: the test would not show a buffered stage", items, delay)
