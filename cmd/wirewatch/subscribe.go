@@ -238,6 +238,9 @@ func consume(ctx context.Context, cons jetstream.Consumer, limit int, print func
 			}
 			return fmt.Errorf("subscribe: %w", err)
 		}
+		if msg.Headers().Get(pipeline.HeaderReplayFor) != "" {
+			continue // a dead letter sent back to one sink: not news
+		}
 		k := key(msg.Data())
 		if seen[k] || !print(msg.Data()) {
 			continue

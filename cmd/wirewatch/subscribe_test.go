@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/wirewatch/wirewatch/pipeline"
 	"github.com/wirewatch/wirewatch/pipeline/dedup"
 )
@@ -184,6 +186,43 @@ func TestSubscribe(t *testing.T) {
 		}
 		if strings.Contains(errb.String(), "items.tag.-n") {
 			t.Errorf("subscribe %q took a flag as a pattern: %s", args, errb.String())
+		}
+	})
+
+	// A dead letter replayed to one sink ('wirewatch dlq replay') goes
+	// back on items.tagged; subscribers saw it when it was news and must
+	// not see it again, while an item published after it still shows.
+	t.Run("replayed dead letter", func(t *testing.T) {
+		nc, err := srv.Connect()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		subj := pipeline.MustSubjects("")
+		for _, id := range []string{"replayed-item", "fresh-item"} {
+			it := pipeline.Item{ID: id, Feed: "wire", Title: id, StoryID: "s-" + id}
+			data, err := it.Marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			msg := nats.NewMsg(subj.Tagged())
+			msg.Data = data
+			if id == "replayed-item" {
+				msg.Header.Set(pipeline.HeaderReplayFor, "sqlite")
+			}
+			if err := nc.PublishMsg(msg); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := nc.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		out := strings.Join(subscribeOutput(t, "--nats-url", srv.ClientURL(), "--since", "1h", "--json", "items.tagged"), "\n")
+		if !strings.Contains(out, `"fresh-item"`) {
+			t.Fatalf("subscribe missed the item published after the replay:\n%s", out)
+		}
+		if strings.Contains(out, `"replayed-item"`) {
+			t.Errorf("subscribe printed a dead letter replayed to the sqlite sink")
 		}
 	})
 
