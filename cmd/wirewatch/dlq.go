@@ -249,7 +249,9 @@ func (q *dlq) read(ctx context.Context) ([]*deadLetter, error) {
 		return nil, nil
 	}
 	last := info.State.LastSeq
-	cons, err := q.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	// Each fetch recreates the consumer; bounded, so a server gone away
+	// fails the command instead of retrying forever.
+	cons, err := q.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{MaxResetAttempts: 2})
 	if err != nil {
 		return nil, fmt.Errorf("dlq: read %s: %w", q.where, err)
 	}
