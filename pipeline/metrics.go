@@ -11,6 +11,7 @@ import (
 type Metrics struct {
 	handled  *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	failing  *prometheus.GaugeVec
 }
 
 // NewMetrics creates the pipeline metrics and registers them with reg.
@@ -25,8 +26,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Time to handle one message, including publishing its outputs.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 9),
 		}, []string{"stage"}),
+		failing: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "wirewatch_stage_failing",
+			Help: "1 while a stage or sink is failing: from its first retryable failure after a success until its next success.",
+		}, []string{"stage"}),
 	}
-	reg.MustRegister(m.handled, m.duration)
+	reg.MustRegister(m.handled, m.duration, m.failing)
 	return m
 }
 
@@ -38,4 +43,15 @@ func (m *Metrics) observe(stage, outcome string, start time.Time) {
 	if outcome == "ok" {
 		m.duration.WithLabelValues(stage).Observe(time.Since(start).Seconds())
 	}
+}
+
+func (m *Metrics) setFailing(stage string, failing bool) {
+	if m == nil {
+		return
+	}
+	v := 0.0
+	if failing {
+		v = 1
+	}
+	m.failing.WithLabelValues(stage).Set(v)
 }

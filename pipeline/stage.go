@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -101,11 +102,6 @@ type StageConfig struct {
 	// DeadLetter is the subject for messages given up on; empty disables
 	// dead-lettering (the message is terminated and logged).
 	DeadLetter string
-	// QuietRetries logs each retry at Debug instead of Warn, for a
-	// handler that reports its failures itself (a webhook logs once when
-	// its receiver starts failing and once when it recovers). Dead
-	// letters are logged at Error either way.
-	QuietRetries bool
 }
 
 func (c StageConfig) withDefaults() StageConfig {
@@ -146,19 +142,43 @@ func (c StageConfig) Consumer() jetstream.ConsumerConfig {
 
 // Stage runs a Handler as a durable JetStream pull consumer. One Stage is
 // one worker that handles messages in order; run several Stages with the
-// same Name (in one process or many) to share the load.
+// same Name (in one process, made with Worker, or in many) to share the
+// load.
+//
+// A stage logs the health of its destination, not each failed attempt:
+// one Warn "stage failing" at the first retryable error after a success
+// (or at start), one Info "stage recovered" at the next success, with
+// down_for and failures (failed attempts meanwhile), and the gauge
+// wirewatch_stage_failing is 1 in between. Each retry is logged at Debug
+// and counted as outcome "retry"; a dead letter is logged at Error. A
+// Permanent error (a bad item), an item the handler left alone
+// (NotAttempted) and an attempt cut off by shutdown leave the state as
+// it is.
 type Stage struct {
 	js      jetstream.JetStream
 	cfg     StageConfig
 	h       Handler
 	log     *slog.Logger
 	metrics *Metrics
+	health  *health
 }
 
-// NewStage returns a stage; Run starts it. metrics may be nil.
+// NewStage returns a stage; Run starts it. metrics may be nil. log is
+// scoped with the stage's name; give it more context (a sink's redacted
+// address) with log.With.
 func NewStage(js jetstream.JetStream, cfg StageConfig, h Handler, metrics *Metrics, log *slog.Logger) *Stage {
 	cfg = cfg.withDefaults()
-	return &Stage{js: js, cfg: cfg, h: h, log: log.With("stage", cfg.Name), metrics: metrics}
+	log = log.With("stage", cfg.Name)
+	return &Stage{js: js, cfg: cfg, h: h, log: log, metrics: metrics, health: newHealth(cfg.Name, metrics, log)}
+}
+
+// Worker returns one more worker of s: the same consumer, handler,
+// metrics and logger, and the same health, so the workers of a stage in
+// one process log its failing and recovered lines once and set one
+// gauge. Run each with its own goroutine.
+func (s *Stage) Worker() *Stage {
+	w := *s
+	return &w
 }
 
 // Run consumes until ctx ends, then finishes the message in hand and
@@ -209,9 +229,9 @@ func (s *Stage) Run(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, it.Drain)
 	defer stop()
 	defer it.Stop()
-	grace, endGrace := context.WithCancel(context.WithoutCancel(ctx))
-	defer endGrace()
-	stopGrace := context.AfterFunc(ctx, func() { time.AfterFunc(ShutdownGrace, endGrace) })
+	grace, endGrace := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer endGrace(errShutdown)
+	stopGrace := context.AfterFunc(ctx, func() { time.AfterFunc(ShutdownGrace, func() { endGrace(errShutdown) }) })
 	defer stopGrace()
 	// Outputs are published asynchronously: while the server confirms one
 	// message's outputs, the next message is handled. A second goroutine,
@@ -272,6 +292,11 @@ func (s *Stage) Run(ctx context.Context) error {
 	}
 }
 
+// errShutdown ends the handlers' contexts ShutdownGrace after Run was
+// told to stop: an attempt it cuts off says nothing about the stage's
+// health.
+var errShutdown = errors.New("stage stopped")
+
 // flight is a handled message whose outputs are being stored.
 type flight struct {
 	msg       jetstream.Msg
@@ -280,6 +305,8 @@ type flight struct {
 	start     time.Time
 	delivered uint64
 	log       *slog.Logger
+	seq       uint64 // of the attempt, for the stage's health
+	untried   bool   // the handler left the item alone (NotAttempted)
 }
 
 // begin decodes and handles msg and starts publishing its outputs. It
@@ -302,15 +329,31 @@ func (s *Stage) begin(ctx context.Context, msg jetstream.Msg) *flight {
 		return nil
 	}
 	f.log = s.log.With("item", it.ID, "feed", it.Feed)
-	f.outs, err = s.h.Handle(ctx, it)
+	var untried atomic.Bool
+	f.seq = s.health.begin()
+	f.outs, err = s.h.Handle(context.WithValue(ctx, attemptKey{}, &untried), it)
+	f.untried = untried.Load()
 	if err == nil {
 		f.futures, err = s.publishAsync(f.outs)
 	}
 	if err != nil {
-		s.retry(ctx, f, err)
+		s.retry(ctx, f, err, errors.Is(context.Cause(ctx), errShutdown))
 		return nil
 	}
 	return f
+}
+
+type attemptKey struct{}
+
+// NotAttempted tells the stage running the Handler that the item in hand
+// was left alone on purpose, without trying the destination (a sink whose
+// filter does not want it). The message is acked as handled, but its
+// success says nothing about the destination's health: it does not end
+// a failing state (see Stage). Outside a stage it does nothing.
+func NotAttempted(ctx context.Context) {
+	if a, ok := ctx.Value(attemptKey{}).(*atomic.Bool); ok {
+		a.Store(true)
+	}
 }
 
 // skip acks a dead letter replayed for another stage without handling
@@ -356,10 +399,13 @@ func (s *Stage) finish(f *flight) {
 		}
 		if err != nil {
 			rctx, rcancel := context.WithTimeout(context.Background(), 10*time.Second)
-			s.retry(rctx, f, fmt.Errorf("publish %s: %w", f.outs[i].Subject, err))
+			s.retry(rctx, f, fmt.Errorf("publish %s: %w", f.outs[i].Subject, err), false)
 			rcancel()
 			return
 		}
+	}
+	if !f.untried {
+		s.health.succeeded(f.seq)
 	}
 	if err := f.msg.Ack(); err != nil {
 		// The outputs are published with MsgIDs: a redelivery is harmless.
@@ -370,18 +416,22 @@ func (s *Stage) finish(f *flight) {
 }
 
 // retry naks f's message with the backoff of its attempt, or dead-letters
-// it when the error is permanent or the attempts are used up.
-func (s *Stage) retry(ctx context.Context, f *flight, err error) {
-	if IsPermanent(err) || int(f.delivered) >= s.cfg.MaxDeliver {
+// it when the error is permanent or the attempts are used up. A
+// retryable error counts against the stage's health, unless shutdown cut
+// the attempt off.
+func (s *Stage) retry(ctx context.Context, f *flight, err error, cutOff bool) {
+	permanent := IsPermanent(err)
+	if !permanent && !cutOff {
+		s.health.failed(f.seq, f.log, err, f.delivered)
+	}
+	if permanent || int(f.delivered) >= s.cfg.MaxDeliver {
 		s.giveUp(ctx, f.msg, err, f.delivered)
 		return
 	}
 	delay := s.cfg.BackOff[min(int(f.delivered)-1, len(s.cfg.BackOff)-1)]
-	level := slog.LevelWarn
-	if s.cfg.QuietRetries {
-		level = slog.LevelDebug
-	}
-	f.log.Log(ctx, level, "handle failed, will retry", "err", err, "attempt", f.delivered, "retry_in", delay)
+	// The stage's failing line says that its destination is down; one
+	// line per item and attempt would flood the log.
+	f.log.Debug("handle failed, will retry", "err", err, "attempt", f.delivered, "retry_in", delay)
 	s.metrics.observe(s.cfg.Name, "retry", f.start)
 	if nerr := f.msg.NakWithDelay(delay); nerr != nil {
 		f.log.Warn("nak failed", "err", nerr)

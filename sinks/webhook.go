@@ -9,13 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/wirewatch/wirewatch/pipeline"
@@ -142,13 +140,10 @@ type doer interface {
 // Write is one attempt: a 2xx is delivered; 400, 413, 415 and 422 are
 // Permanent (the item is dead-lettered at once), since retrying a request
 // the receiver refuses cannot help; any other status and network errors
-// are retryable errors (the consumer retries with backoff).
-//
-// The webhook logs the state of its receiver, not each attempt: one Warn
-// when attempts start failing and one Info when an item is delivered
-// again, with how long it was down and how many attempts failed. The
-// stage driving it should log its per-item retries at Debug
-// (pipeline.StageConfig.QuietRetries). Safe for concurrent use.
+// are retryable errors (the consumer retries with backoff). The webhook
+// does not log: the stage driving it logs when the receiver starts
+// failing and when it recovers (see pipeline.Stage). Safe for concurrent
+// use.
 type Webhook struct {
 	cfg    WebhookConfig
 	url    string
@@ -156,12 +151,6 @@ type Webhook struct {
 	client doer
 	tags   map[string]bool
 	now    func() time.Time
-	log    *slog.Logger
-
-	mu       sync.Mutex
-	failing  bool      // the last attempt failed (retryably)
-	since    time.Time // of the first failed attempt
-	failures int       // failed attempts since then
 }
 
 var _ pipeline.Sink = (*Webhook)(nil)
@@ -173,10 +162,8 @@ func (w *Webhook) Timeout() time.Duration { return w.cfg.Timeout }
 // NewWebhook checks cfg and returns the webhook sink. client sends the
 // requests; nil means a client that does not follow redirects (a
 // redirected POST would silently turn into a GET). Timeouts come from
-// cfg.Timeout either way. log receives the receiver's failing and
-// recovered lines, naming the webhook by its SinkName and redacted URL;
-// nil discards them.
-func NewWebhook(cfg WebhookConfig, client doer, log *slog.Logger) (*Webhook, error) {
+// cfg.Timeout either way.
+func NewWebhook(cfg WebhookConfig, client doer) (*Webhook, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -187,11 +174,7 @@ func NewWebhook(cfg WebhookConfig, client doer, log *slog.Logger) (*Webhook, err
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	log = log.With("webhook", cfg.SinkName(), "url", cfg.Redacted().URL)
-	w := &Webhook{cfg: cfg, url: u.String(), host: u.Host, client: client, now: time.Now, log: log}
+	w := &Webhook{cfg: cfg, url: u.String(), host: u.Host, client: client, now: time.Now}
 	if len(cfg.Tags) > 0 {
 		w.tags = make(map[string]bool, len(cfg.Tags))
 		for _, t := range cfg.Tags {
@@ -307,38 +290,15 @@ func (w *Webhook) wants(it *pipeline.Item) bool {
 	return slices.ContainsFunc(it.Tags, func(t pipeline.Tag) bool { return w.tags[t.Tag] })
 }
 
-// Write POSTs it once, unless the filter skips it.
+// Write POSTs it once, unless the filter skips it: a skipped item is
+// not an attempt, and says nothing about the receiver's health to the
+// stage (pipeline.NotAttempted).
 func (w *Webhook) Write(ctx context.Context, it *pipeline.Item) error {
 	if !w.wants(it) {
+		pipeline.NotAttempted(ctx)
 		return nil
 	}
-	err := w.post(ctx, it)
-	w.observe(ctx, err)
-	return err
-}
-
-// observe logs a change in the receiver's state after an attempt: the
-// first retryable failure, and the first delivery after failures. A
-// refused item (Permanent) says nothing about the receiver's health, and
-// an attempt cut off because ctx ended (shutdown) says nothing either.
-func (w *Webhook) observe(ctx context.Context, err error) {
-	if ctx.Err() != nil || pipeline.IsPermanent(err) {
-		return
-	}
-	now := w.now()
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	switch {
-	case err != nil:
-		w.failures++
-		if !w.failing {
-			w.failing, w.since = true, now
-			w.log.Warn("webhook failing", "err", err)
-		}
-	case w.failing:
-		w.log.Info("webhook recovered", "down_for", now.Sub(w.since).Round(time.Millisecond), "failures", w.failures)
-		w.failing, w.failures = false, 0
-	}
+	return w.post(ctx, it)
 }
 
 // post makes one attempt to deliver it.

@@ -58,7 +58,7 @@ func TestSinksThroughStage(t *testing.T) {
 	}))
 	defer recv.Close()
 
-	wh, err := sinks.NewWebhook(sinks.WebhookConfig{URL: recv.URL, Secret: "k", Timeout: 5 * time.Second}, nil, nil)
+	wh, err := sinks.NewWebhook(sinks.WebhookConfig{URL: recv.URL, Secret: "k", Timeout: 5 * time.Second}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

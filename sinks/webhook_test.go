@@ -1,7 +1,6 @@
 package sinks
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -9,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -24,7 +22,7 @@ import (
 
 func newTestWebhook(t *testing.T, cfg WebhookConfig, client doer) *Webhook {
 	t.Helper()
-	w, err := NewWebhook(cfg, client, nil)
+	w, err := NewWebhook(cfg, client)
 	if err != nil {
 		t.Fatalf("NewWebhook(%+v): %v", cfg, err)
 	}
@@ -323,7 +321,7 @@ func TestNewWebhookRejects(t *testing.T) {
 		{URL: "http://example.org", MaxBackoff: 500 * time.Millisecond},
 		{URL: "http://example.org", MaxBackoff: 25 * time.Hour},
 	} {
-		if _, err := NewWebhook(cfg, nil, nil); err == nil {
+		if _, err := NewWebhook(cfg, nil); err == nil {
 			t.Errorf("NewWebhook(%+v) = nil error, want one", cfg)
 		}
 	}
@@ -337,7 +335,7 @@ func BenchmarkWebhookWrite(b *testing.B) {
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	defer srv.Close()
-	wh, err := NewWebhook(WebhookConfig{URL: srv.URL, Secret: "k"}, nil, nil)
+	wh, err := NewWebhook(WebhookConfig{URL: srv.URL, Secret: "k"}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -386,57 +384,6 @@ func TestWebhookSinkName(t *testing.T) {
 		if got := pipeline.SinkConfig(subj, c.SinkName()).Name; got != want {
 			t.Errorf("consumer of webhook %q = %q, want %q", name, got, want)
 		}
-	}
-}
-
-// TestWebhookHealthLog checks what the webhook logs as its receiver fails
-// and recovers: one Warn when attempts start failing, one Info with how
-// long it was down and how many attempts failed when an item is delivered
-// again, nothing per attempt, and nothing for an item the receiver refuses
-// (the stage logs that dead letter) or an attempt cut off by shutdown.
-func TestWebhookHealthLog(t *testing.T) {
-	var n atomic.Int32
-	statuses := []int{200, 503, 500, 400, 503, 200, 200, 502, 200}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(statuses[n.Add(1)-1])
-	}))
-	defer srv.Close()
-	var buf bytes.Buffer
-	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	wh, err := NewWebhook(WebhookConfig{Name: "alerts", URL: srv.URL + "/hook/TOKEN"}, nil, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Date(2026, 11, 21, 11, 0, 0, 0, time.UTC)
-	wh.now = func() time.Time { return now }
-	for i := range statuses {
-		wh.Write(t.Context(), testItem(fmt.Sprint("item-", i)))
-		now = now.Add(10 * time.Second)
-	}
-	cancelled, cancel := context.WithCancel(t.Context())
-	cancel()
-	if err := wh.Write(cancelled, testItem("at-shutdown")); err == nil {
-		t.Errorf("Write(cancelled context) = nil, want an error")
-	}
-
-	url := srv.URL + "/REDACTED"
-	want := []string{
-		// 503 at 10s, 500 at 20s, 400 at 30s (refused: no change), 503 at 40s, 200 at 50s.
-		`level=WARN msg="webhook failing" webhook=webhook-alerts url=` + url + ` err="webhook sink: item-1: post ` + srv.Listener.Addr().String() + `: status 503"`,
-		`level=INFO msg="webhook recovered" webhook=webhook-alerts url=` + url + ` down_for=40s failures=3`,
-		`level=WARN msg="webhook failing" webhook=webhook-alerts url=` + url + ` err="webhook sink: item-7: post ` + srv.Listener.Addr().String() + `: status 502"`,
-		`level=INFO msg="webhook recovered" webhook=webhook-alerts url=` + url + ` down_for=10s failures=1`,
-	}
-	var got []string
-	for l := range strings.Lines(buf.String()) {
-		_, l, _ = strings.Cut(strings.TrimSpace(l), " ") // drop time=
-		got = append(got, l)
-	}
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("log:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
-	if strings.Contains(buf.String(), "TOKEN") {
-		t.Errorf("log holds the URL's path: %s", buf.String())
 	}
 }
 

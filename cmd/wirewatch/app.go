@@ -170,8 +170,11 @@ func buildStages(ctx context.Context, b *broker, subj pipeline.Subjects, sc pipe
 		Name: "dedup", Stream: subj.StreamParsed(), Subjects: []string{subj.AllParsed()},
 		DeadLetter: subj.DeadLetter("dedup"),
 	}
-	for range max(o.workers, 1) {
-		set.stages = append(set.stages, pipeline.NewStage(b.js, dedupCfg, dd, metrics, log))
+	// The workers share one health: one failing and one recovered line.
+	dedupStage := pipeline.NewStage(b.js, dedupCfg, dd, metrics, log)
+	set.stages = append(set.stages, dedupStage)
+	for range max(o.workers, 1) - 1 {
+		set.stages = append(set.stages, dedupStage.Worker())
 	}
 	set.order = append(set.order, pipeline.ConsumerRef{Stream: dedupCfg.Stream, Consumer: dedupCfg.Name})
 
@@ -182,8 +185,10 @@ func buildStages(ctx context.Context, b *broker, subj pipeline.Subjects, sc pipe
 	set.stages = append(set.stages, pipeline.NewStage(b.js, tagCfg, set.tagStage, metrics, log))
 	set.order = append(set.order, pipeline.ConsumerRef{Stream: tagCfg.Stream, Consumer: tagCfg.Name})
 
-	addSink := func(cfg pipeline.StageConfig, h pipeline.Handler) {
-		set.stages = append(set.stages, pipeline.NewStage(b.js, cfg, h, metrics, log))
+	// logAttrs add to the stage's log lines (its failing and recovered
+	// lines above all) what tells an operator which destination it is.
+	addSink := func(cfg pipeline.StageConfig, h pipeline.Handler, logAttrs ...any) {
+		set.stages = append(set.stages, pipeline.NewStage(b.js, cfg, h, metrics, log.With(logAttrs...)))
 		set.order = append(set.order, pipeline.ConsumerRef{Stream: cfg.Stream, Consumer: cfg.Name})
 	}
 	if o.tags {
@@ -224,7 +229,7 @@ func buildStages(ctx context.Context, b *broker, subj pipeline.Subjects, sc pipe
 		}
 	}
 	for _, c := range o.sinks.Webhooks {
-		wh, err := sinks.NewWebhook(c, nil, log)
+		wh, err := sinks.NewWebhook(c, nil)
 		if err != nil {
 			return fail(err)
 		}
@@ -236,12 +241,11 @@ func buildStages(ctx context.Context, b *broker, subj pipeline.Subjects, sc pipe
 		sc := pipeline.SinkConfig(subj, c.SinkName())
 		sc.Batch = 1
 		sc.AckWait = max(cmp.Or(o.webhookAckFloor, 30*time.Second), 2*wh.Timeout())
-		// The webhook logs when its receiver starts failing and when it
-		// recovers; a line per item and attempt would flood the log.
-		sc.QuietRetries = true
 		sc.MaxDeliver = c.WithDefaults().MaxAttempts
 		sc.BackOff = c.Backoff()
-		addSink(sc, pipeline.SinkHandler(wh))
+		// The URL as 'config check' prints it: its path and query often
+		// hold a token.
+		addSink(sc, pipeline.SinkHandler(wh), "url", c.Redacted().URL)
 	}
 	return set, nil
 }

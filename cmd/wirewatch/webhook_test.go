@@ -147,9 +147,10 @@ func TestWebhookSlowReceiverOnce(t *testing.T) {
 
 // TestWebhookDownLog runs a webhook stage as buildStages wires it against
 // a receiver that answers 503 for half a second, then takes the items
-// (one it refuses with 400): the log holds one Warn when the webhook
-// starts failing, one Info when it recovers, each attempt's retry only at
-// Debug, and the Error of the one dead letter.
+// (one it refuses with 400): the log holds one Warn when the webhook's
+// stage starts failing, one Info when it recovers, each attempt's retry
+// only at Debug, and the Error of the one dead letter; the stage's lines
+// name the webhook's URL redacted.
 func TestWebhookDownLog(t *testing.T) {
 	const items = 6
 	var mu sync.Mutex
@@ -243,19 +244,20 @@ func TestWebhookDownLog(t *testing.T) {
 		level, msg := logField(l, "level"), logField(l, "msg")
 		count[level+" "+msg]++
 		switch {
-		case level == "WARN" && msg == "webhook failing":
-			if want := `webhook=webhook-alerts url=` + recv.URL + `/REDACTED err="webhook sink: item-`; !strings.Contains(l, want) || !strings.Contains(l, "status 503") {
+		case level == "WARN" && msg == "stage failing":
+			if want := `url=` + recv.URL + `/REDACTED stage=sink-webhook-alerts item=item-`; !strings.Contains(l, want) ||
+				!strings.Contains(l, `err="webhook sink: item-`) || !strings.Contains(l, "status 503") {
 				t.Errorf("failing line %q, want it to hold %q and the status", l, want)
 			}
-		case level == "INFO" && msg == "webhook recovered":
-			if !strings.Contains(l, "webhook=webhook-alerts url="+recv.URL+"/REDACTED down_for=") || logField(l, "failures") != fmt.Sprint(failed) {
+		case level == "INFO" && msg == "stage recovered":
+			if !strings.Contains(l, "url="+recv.URL+"/REDACTED stage=sink-webhook-alerts down_for=") || logField(l, "failures") != fmt.Sprint(failed) {
 				t.Errorf("recovered line %q, want the webhook, its redacted URL, down_for and failures=%d (the 503s)", l, failed)
 			}
 		}
 	}
 	want := map[string]int{
-		"WARN webhook failing":            1,
-		"INFO webhook recovered":          1,
+		"WARN stage failing":              1,
+		"INFO stage recovered":            1,
 		"DEBUG handle failed, will retry": failed,
 		"ERROR giving up on message":      1, // "rejected", dead-lettered at once
 		"WARN handle failed, will retry":  0,
@@ -433,7 +435,7 @@ func TestExampleWebhookKeys(t *testing.T) {
 	if err := dec.Decode(&hooks); err != nil || len(hooks.Webhooks) != 1 {
 		t.Fatalf("the example's commented webhook (%d of them) does not decode: %v\n%s", len(hooks.Webhooks), err, block.String())
 	}
-	if _, err := sinks.NewWebhook(hooks.Webhooks[0], nil, nil); err != nil {
+	if _, err := sinks.NewWebhook(hooks.Webhooks[0], nil); err != nil {
 		t.Errorf("the example's webhook: %v", err)
 	}
 	var keys struct {
