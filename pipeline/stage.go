@@ -181,8 +181,6 @@ func (s *Stage) Worker() *Stage {
 	return &w
 }
 
-// Run consumes until ctx ends, then finishes the message in hand and
-// returns nil. It returns an error only when the consumer cannot be set up.
 // Pull request lifetime and heartbeat of every stage (see Run).
 const (
 	pullExpiry    = 10 * time.Second
@@ -203,6 +201,8 @@ const ShutdownGrace = 5 * time.Second
 // stream leader. Give jetstream.New WithPublishAsyncTimeout(PublishTimeout).
 const PublishTimeout = 10 * time.Second
 
+// Run consumes until ctx ends, then finishes the message in hand and
+// returns nil. It returns an error only when the consumer cannot be set up.
 func (s *Stage) Run(ctx context.Context) error {
 	var cons jetstream.Consumer
 	err := Retry(ctx, func(ctx context.Context) error {
