@@ -713,6 +713,14 @@ func (c *Config) Validate() error {
 		if c.NATS.MaxStore < MinMaxStore {
 			bad("nats.max_store", "%s: want at least %s (the embedded server cannot store items in less)", c.NATS.MaxStore, ByteSize(MinMaxStore))
 		}
+	} else if p := c.NATS.Credentials; p != "" {
+		// run reads it when it connects: a missing file would stop it
+		// there, after config check said ok.
+		if st, err := os.Stat(p); err != nil {
+			bad("nats.credentials", "%q: %v", p, pathErr(err))
+		} else if st.IsDir() {
+			bad("nats.credentials", "%q is a directory: want a .creds file", p)
+		}
 	}
 	if c.NATS.Replicas < 1 || c.NATS.Replicas > 5 {
 		bad("nats.replicas", "%d: want 1 to 5", c.NATS.Replicas)

@@ -143,6 +143,17 @@ func TestLoadConfig(t *testing.T) {
 		{name: "sqlite problems keyed, without stutter", yaml: "sinks:\n  sqlite:\n    path: $DIR/x.db\n    busy_timeout: -1s\n    retention: 1m\n",
 			wantErr: []string{"sinks.sqlite: busy_timeout -1s is negative", "sinks.sqlite: retention"}, notWant: []string{"sqlite sink:"}},
 
+		// The credentials file of an external server: run reads it when it
+		// connects, so config check must find it first.
+		{name: "credentials file missing", yaml: "nats:\n  url: nats://127.0.0.1:4222\n  credentials: $DIR/no.creds\n",
+			wantErr: []string{`nats.credentials: "`, `/no.creds": no such file or directory`}},
+		{name: "credentials file is a directory", yaml: "nats:\n  url: nats://127.0.0.1:4222\n  credentials: $DIR\n",
+			wantErr: []string{"nats.credentials:", "is a directory"}},
+		{name: "credentials file missing from the environment", yaml: "nats:\n  url: nats://127.0.0.1:4222\n",
+			env:     map[string]string{"WIREWATCH_NATS_CREDENTIALS": "/nonexistent/x.creds"},
+			wantErr: []string{`WIREWATCH_NATS_CREDENTIALS: "/nonexistent/x.creds": no such file or directory`}},
+		{name: "credentials file that exists", yaml: "nats:\n  url: nats://127.0.0.1:4222\n  credentials: $DIR/wirewatch.yaml\n"},
+
 		// Webhook names: one webhook needs none; several must differ.
 		{name: "one webhook without a name", yaml: "sinks:\n  webhooks:\n    - url: https://example.org/h\n"},
 		{name: "one unnamed among named webhooks", yaml: "sinks:\n  webhooks:\n    - url: https://example.org/h\n    - {name: b, url: https://example.org/b}\n"},
