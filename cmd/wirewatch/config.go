@@ -275,6 +275,9 @@ func loadConfig(path string, getenv func(string) string) (Config, error) {
 				errs = append(errs, fmt.Errorf("config %s: %s", path, m))
 			}
 		}
+		for _, m := range fractionErrors(data) {
+			errs = append(errs, fmt.Errorf("config %s: %s", path, m))
+		}
 	}
 	errs = append(errs, cfg.applyEnv(getenv)...)
 	if err := cfg.expandHeaders(getenv); err != nil {
@@ -408,6 +411,93 @@ func typeErrors(data []byte, te *yaml.TypeError) []string {
 		msgs = append(msgs, m)
 	}
 	return msgs
+}
+
+// fractionErrors reports the numbers with a fraction (2.5) that data gives
+// to whole-number keys: yaml.v3 truncates them to 2 without a word. Types
+// that decode themselves (sizes) and durations are left to their decoders.
+func fractionErrors(data []byte) []string {
+	var doc yaml.Node
+	if yaml.Unmarshal(data, &doc) != nil {
+		return nil
+	}
+	var msgs []string
+	aliases := 0
+	var walk func(n *yaml.Node, t reflect.Type, key string)
+	walk = func(n *yaml.Node, t reflect.Type, key string) {
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		if reflect.PointerTo(t).Implements(yamlUnmarshaler) || t == reflect.TypeFor[time.Duration]() {
+			return
+		}
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				walk(c, t, key)
+			}
+		case yaml.AliasNode:
+			if n.Alias != nil && aliases < 1000 { // an anchor may hold its own alias
+				aliases++
+				walk(n.Alias, t, key)
+			}
+		case yaml.ScalarNode:
+			switch t.Kind() {
+			case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+				reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+				var f float64
+				if n.ShortTag() == "!!float" && n.Decode(&f) == nil && !math.IsInf(f, 0) && f != math.Trunc(f) {
+					msgs = append(msgs, fmt.Sprintf("line %d: %s: got %s, want a whole number", n.Line, key, n.Value))
+				}
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k := n.Content[i].Value
+				sub := k
+				if key != "" {
+					sub = key + "." + k
+				}
+				switch t.Kind() {
+				case reflect.Map:
+					walk(n.Content[i+1], t.Elem(), sub)
+				case reflect.Struct:
+					if f, ok := yamlField(t, k); ok {
+						walk(n.Content[i+1], f.Type, sub)
+					}
+				}
+			}
+		case yaml.SequenceNode:
+			if t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
+				for i, c := range n.Content {
+					walk(c, t.Elem(), fmt.Sprintf("%s[%d]", key, i))
+				}
+			}
+		}
+	}
+	walk(&doc, reflect.TypeFor[Config](), "")
+	return msgs
+}
+
+var yamlUnmarshaler = reflect.TypeFor[yaml.Unmarshaler]()
+
+// yamlField returns the field of struct type t that the YAML key name
+// decodes into, by its yaml tag (or its lower-cased name, yaml.v3's
+// default).
+func yamlField(t reflect.Type, name string) (reflect.StructField, bool) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if tag == "" {
+			tag = strings.ToLower(f.Name)
+		}
+		if tag == name {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
 }
 
 // valueAt is a value in the YAML document and the key path leading to it.

@@ -143,6 +143,17 @@ func TestLoadConfig(t *testing.T) {
 		{name: "sqlite problems keyed, without stutter", yaml: "sinks:\n  sqlite:\n    path: $DIR/x.db\n    busy_timeout: -1s\n    retention: 1m\n",
 			wantErr: []string{"sinks.sqlite: busy_timeout -1s is negative", "sinks.sqlite: retention"}, notWant: []string{"sqlite sink:"}},
 
+		// yaml.v3 truncates 2.5 to 2 in an int without a word.
+		{name: "fractions for whole numbers", yaml: "nats:\n  replicas: 1.5\npoller:\n  concurrency: 2.5\nsinks:\n  webhooks:\n    - url: https://example.org/h\n      max_attempts: 2.5\n",
+			wantErr: []string{"line 2: nats.replicas: got 1.5, want a whole number", "line 4: poller.concurrency: got 2.5, want a whole number",
+				"line 8: sinks.webhooks[0].max_attempts: got 2.5, want a whole number"}, lines: 3},
+		{name: "whole numbers written as floats", yaml: "poller:\n  concurrency: 2.0\nsinks:\n  webhooks:\n    - url: https://example.org/h\n      max_response_bytes: 1e3\ndedup:\n  jaccard: 0.7\n",
+			check: func(t *testing.T, c Config) {
+				if c.Poller.Concurrency != 2 || c.Sinks.Webhooks[0].MaxResponseBytes != 1000 {
+					t.Errorf("concurrency %d, max_response_bytes %d; want 2, 1000", c.Poller.Concurrency, c.Sinks.Webhooks[0].MaxResponseBytes)
+				}
+			}},
+
 		// The credentials file of an external server: run reads it when it
 		// connects, so config check must find it first.
 		{name: "credentials file missing", yaml: "nats:\n  url: nats://127.0.0.1:4222\n  credentials: $DIR/no.creds\n",
@@ -420,5 +431,16 @@ func TestConfigRelativePaths(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestFractionErrorsAliases checks that an anchor holding its own alias,
+// which yaml.v3 reads into a node graph with a cycle, ends the walk.
+func TestFractionErrorsAliases(t *testing.T) {
+	for _, doc := range []string{"feeds: &x [*x]\n", "poller: &p {concurrency: 2.5, x: *p}\n", "a: &a 1.5\npoller:\n  concurrency: *a\n"} {
+		_ = fractionErrors([]byte(doc))
+	}
+	if got := fractionErrors([]byte("a: &a 1.5\npoller:\n  concurrency: *a\n")); len(got) != 1 || !strings.Contains(got[0], "poller.concurrency: got 1.5") {
+		t.Errorf("alias to 1.5 for poller.concurrency: got %q", got)
 	}
 }
