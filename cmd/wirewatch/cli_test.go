@@ -164,6 +164,10 @@ func TestCommandLine(t *testing.T) {
 		{"dlq bad prefix", []string{"dlq", "list", "--prefix", "a..b"}, 2, []string{"dlq: --prefix:"}, nil, nil, []string{"connect"}, true},
 		{"dlq no daemon", []string{"dlq", "list", "--nats-url", "nats://127.0.0.1:1"}, 1,
 			[]string{"dlq: connect to nats://127.0.0.1:1", "is 'wirewatch run' running"}, nil, nil, nil, true},
+		{"dlq creds missing", []string{"dlq", "list", "--nats-url", "nats://127.0.0.1:1", "--creds", "/nonexistent/x.creds"}, 1,
+			[]string{"dlq: connect to nats://127.0.0.1:1", "/nonexistent/x.creds: no such file or directory"}, nil, nil, []string{"is 'wirewatch run' running"}, true},
+		{"subscribe creds missing", []string{"subscribe", "--nats-url", "nats://127.0.0.1:1", "--creds", "/nonexistent/x.creds", "ceasefire"}, 1,
+			[]string{"subscribe: connect to nats://127.0.0.1:1", "/nonexistent/x.creds: no such file or directory"}, nil, nil, []string{"is 'wirewatch run' running"}, true},
 		{"dlq -h", []string{"dlq", "-h"}, 0, nil, []string{"Usage: wirewatch dlq list", "wirewatch dlq replay", "-dry-run", "-seq N"}, nil, nil, false},
 	}
 	for _, tt := range tests {

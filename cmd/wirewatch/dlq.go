@@ -115,7 +115,7 @@ func runDLQ(ctx context.Context, args []string, s stdio) error {
 	}
 	nc, err := nats.Connect(*url, opts...)
 	if err != nil {
-		return fmt.Errorf("dlq: connect to %s: %w (is 'wirewatch run' running with nats.listen set?)", redactURL(*url), err)
+		return connectErr("dlq", *url, err)
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)

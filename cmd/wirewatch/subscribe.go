@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"strings"
@@ -87,7 +88,7 @@ func runSubscribe(ctx context.Context, args []string, s stdio) error {
 	}
 	nc, err := nats.Connect(*url, opts...)
 	if err != nil {
-		return fmt.Errorf("subscribe: connect to %s: %w (is 'wirewatch run' running with nats.listen set?)", redactURL(*url), err)
+		return connectErr("subscribe", *url, err)
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)
@@ -290,4 +291,14 @@ func firstNonEmpty(vs ...string) string {
 		}
 	}
 	return ""
+}
+
+// connectErr is the error of command cmd's nats.Connect to url. It asks
+// whether the daemon runs, except when the credentials file could not be
+// read: no server was tried then.
+func connectErr(cmd, url string, err error) error {
+	if _, ok := errors.AsType[*fs.PathError](err); ok {
+		return fmt.Errorf("%s: connect to %s: %w", cmd, redactURL(url), err)
+	}
+	return fmt.Errorf("%s: connect to %s: %w (is 'wirewatch run' running with nats.listen set?)", cmd, redactURL(url), err)
 }
