@@ -393,9 +393,9 @@ func (q *dlq) replay(ctx context.Context, s stdio, seqs seqList, dryRun, keep bo
 	case dryRun:
 		fmt.Fprintf(s.err, "would replay %s from %s; nothing sent (--dry-run)\n", count(sent, "dead letter"), q.where)
 	case keep:
-		fmt.Fprintf(s.err, "replayed %s from %s and kept them there (--keep)\n", count(sent, "dead letter"), q.where)
+		fmt.Fprintf(s.err, "replayed %s from %s and kept %s there (--keep)\n", count(sent, "dead letter"), q.where, them(sent))
 	default:
-		fmt.Fprintf(s.err, "replayed %s from %s and deleted them there\n", count(sent, "dead letter"), q.where)
+		fmt.Fprintf(s.err, "replayed %s from %s and deleted %s there\n", count(sent, "dead letter"), q.where, them(sent))
 	}
 	if repeats > 0 {
 		fmt.Fprintf(s.err, "%s replayed before: the server dropped the repeats\n", count(repeats, "dead letter"))
@@ -486,4 +486,12 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// them is the pronoun for n things.
+func them(n int) string {
+	if n == 1 {
+		return "it"
+	}
+	return "them"
 }

@@ -189,7 +189,7 @@ func TestDLQReplay(t *testing.T) {
 	checkWrites("after --dry-run")
 
 	code, out, errOut = dlq("replay", "--seq", seqs[0], "--keep")
-	expect(code, out, errOut, 0, "replayed "+seqs[0]+" to sink-jsonl", "kept them there")
+	expect(code, out, errOut, 0, "replayed "+seqs[0]+" to sink-jsonl", "1 dead letter", "kept it there")
 	idle()
 	checkWrites("after replay --seq "+seqs[0], "bad1")
 
@@ -199,7 +199,7 @@ func TestDLQReplay(t *testing.T) {
 	checkWrites("after a second replay --seq "+seqs[0], "bad1")
 
 	code, out, errOut = dlq("replay", "--all", "--stage", "jsonl")
-	expect(code, out, errOut, 0, "replayed "+seqs[1]+" to sink-jsonl", seqs[0]+" was replayed before", "deleted them there")
+	expect(code, out, errOut, 0, "replayed "+seqs[1]+" to sink-jsonl", seqs[0]+" was replayed before", "1 dead letter", "deleted it there")
 	idle()
 	checkWrites("after replay --all", "bad1", "bad2")
 
