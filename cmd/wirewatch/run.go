@@ -126,6 +126,7 @@ func daemon(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	defer set.Close()
 	tagStage = set.tagStage
+	warnOrphanSinks(ctx, b.js, subj, set.order, log)
 	reg.MustRegister(set.dedup.Collectors()...)
 	reg.MustRegister(rules.Collectors()...)
 
