@@ -6,7 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -75,8 +78,15 @@ const pruneBatch = 1000
 // share one file (writes are serialised by SQLite's lock). Close closes the
 // database.
 type SQLite struct {
-	db   *sql.DB
+	cfg  SQLiteConfig
 	path string
+
+	// mu guards the open database: writes and prunes hold it shared; a
+	// reopen, after the file was deleted or replaced, holds it alone.
+	mu   sync.RWMutex
+	db   *sql.DB
+	file os.FileInfo // the database file as opened, to notice its replacement
+	wal  os.FileInfo // its write-ahead log as opened, if any
 	// Prepared once: parsing SQL was a fifth of the cost of a write.
 	stmtVersion, stmtUpsert, stmtClearTags, stmtTag, stmtClearEntities, stmtEntity *sql.Stmt
 }
@@ -158,34 +168,91 @@ func OpenSQLiteConfig(cfg SQLiteConfig) (*SQLite, error) {
 	if cfg.BusyTimeout == 0 {
 		cfg.BusyTimeout = DefaultBusyTimeout
 	}
+	s := &SQLite{cfg: cfg, path: cfg.Path}
+	if err := s.open(); err != nil {
+		return nil, fmt.Errorf("sqlite sink %s: %w", cfg.Path, err)
+	}
+	return s, nil
+}
+
+// open opens the database at s.path, brings its schema up to date and
+// prepares the statements. s.mu must be held, or s not yet shared.
+func (s *SQLite) open() error {
 	// A file: URI so that '?' or '#' in the path cannot be read as DSN
 	// parameters. _txlock=immediate takes the write lock at BEGIN, so two
 	// writers wait for each other (busy_timeout) instead of failing on a
 	// lock upgrade.
-	sync := "NORMAL"
-	if cfg.Fsync {
-		sync = "FULL"
+	syncMode := "NORMAL"
+	if s.cfg.Fsync {
+		syncMode = "FULL"
 	}
-	dsn := "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(cfg.Path) +
+	dsn := "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(s.path) +
 		fmt.Sprintf("?_txlock=immediate&_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)"+
-			"&_pragma=synchronous(%s)&_pragma=foreign_keys(1)", cfg.BusyTimeout.Milliseconds(), sync)
+			"&_pragma=synchronous(%s)&_pragma=foreign_keys(1)", s.cfg.BusyTimeout.Milliseconds(), syncMode)
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite sink %s: %w", cfg.Path, err)
+		return err
 	}
 	// One connection: SQLite has one writer at a time anyway, and queueing
 	// in the pool is cheaper than spinning on the file lock.
 	db.SetMaxOpenConns(1)
-	s := &SQLite{db: db, path: cfg.Path}
-	if err := s.migrate(context.Background()); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("sqlite sink %s: %w", cfg.Path, err)
+	s.db = db
+	err = s.migrate(context.Background())
+	if err == nil {
+		err = s.prepare(context.Background())
 	}
-	if err := s.prepare(context.Background()); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("sqlite sink %s: %w", cfg.Path, err)
+	if err == nil {
+		s.file, err = os.Stat(s.path)
 	}
-	return s, nil
+	if err != nil {
+		s.closeDB()
+		return err
+	}
+	s.wal, _ = os.Stat(s.path + "-wal")
+	return nil
+}
+
+// checkFile notices that the database file was deleted or replaced while
+// open (SQLite itself cannot: it keeps writing to the file it opened, which
+// nobody can read any more). It then reopens the path, creating a new
+// database if the file is gone, and returns an error saying so, which
+// makes the stage retry the item into the new file and log the event. The
+// items stored before are only in the old file.
+func (s *SQLite) checkFile() error {
+	fi, err := os.Stat(s.path)
+	s.mu.RLock()
+	same := err == nil && os.SameFile(fi, s.file)
+	s.mu.RUnlock()
+	if same {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fi, err = os.Stat(s.path)
+	switch {
+	case err == nil && os.SameFile(fi, s.file):
+		return nil // reopened by another writer meanwhile
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("check the database file: %w", err)
+	}
+	what := "replaced"
+	if err != nil {
+		what = "deleted"
+	}
+	s.closeDB()
+	// SQLite does not fold a log into a file that is no longer at its path,
+	// and leaves it behind: the new database must not replay it.
+	if wal, err := os.Stat(s.path + "-wal"); err == nil && s.wal != nil && os.SameFile(wal, s.wal) {
+		for _, suffix := range []string{"-wal", "-shm"} {
+			if err := os.Remove(s.path + suffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("the database file was %s while open; remove the old log: %w", what, err)
+			}
+		}
+	}
+	if err := s.open(); err != nil {
+		return fmt.Errorf("the database file was %s while open, and reopening it failed: %w", what, err)
+	}
+	return fmt.Errorf("the database file was %s while open: reopened it (items stored before are only in the old file)", what)
 }
 
 func (s *SQLite) prepare(ctx context.Context) error {
@@ -279,6 +346,11 @@ func (s *SQLite) Write(ctx context.Context, it *pipeline.Item) error {
 	if err != nil {
 		return pipeline.Permanent(fmt.Errorf("sqlite sink: %w", err))
 	}
+	if err := s.checkFile(); err != nil {
+		return fmt.Errorf("sqlite sink %s: %w", s.path, err)
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	if err := s.write(ctx, r); err != nil {
 		return fmt.Errorf("sqlite sink %s: write %s: %w", s.path, it.ID, err)
 	}
@@ -339,6 +411,11 @@ func (s *SQLite) write(ctx context.Context, r *itemRow) error {
 // batches. It returns how many items it deleted. An item that arrives
 // again after it was pruned is stored again.
 func (s *SQLite) Prune(ctx context.Context, before time.Time) (int64, error) {
+	if err := s.checkFile(); err != nil {
+		return 0, fmt.Errorf("sqlite sink %s: prune: %w", s.path, err)
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	cut := sqliteTime(before)
 	var total int64
 	for {
@@ -370,13 +447,23 @@ func (s *SQLite) Prune(ctx context.Context, before time.Time) (int64, error) {
 
 // Close closes the database.
 func (s *SQLite) Close() error {
-	for _, st := range []*sql.Stmt{s.stmtVersion, s.stmtUpsert, s.stmtClearTags, s.stmtTag, s.stmtClearEntities, s.stmtEntity} {
-		st.Close()
-	}
-	if err := s.db.Close(); err != nil {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.closeDB(); err != nil {
 		return fmt.Errorf("sqlite sink %s: close: %w", s.path, err)
 	}
 	return nil
+}
+
+// closeDB closes the statements prepared and the database.
+func (s *SQLite) closeDB() error {
+	for _, st := range []*sql.Stmt{s.stmtVersion, s.stmtUpsert, s.stmtClearTags, s.stmtTag, s.stmtClearEntities, s.stmtEntity} {
+		if st != nil {
+			st.Close()
+		}
+	}
+	s.stmtVersion, s.stmtUpsert, s.stmtClearTags, s.stmtTag, s.stmtClearEntities, s.stmtEntity = nil, nil, nil, nil, nil, nil
+	return s.db.Close()
 }
 
 // sqliteTimeFormat is fixed width (milliseconds, always Z), so text order

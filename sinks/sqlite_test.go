@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -451,5 +452,75 @@ func TestSQLitePrune(t *testing.T) {
 	}
 	if got := count(t, s.db, "SELECT count(*) FROM item_versions"); got != 0 {
 		t.Errorf("%d version records left after pruning everything", got)
+	}
+}
+
+// TestSQLiteFileDeletedWhileOpen deletes (or replaces) the database file
+// under an open sink, as an operator cleaning up might. SQLite alone keeps
+// writing into the unlinked file, where nobody can read the items again.
+// The sink notices at its next write: the attempt fails, saying what
+// happened, and the retry stores the item in the file now at the path.
+func TestSQLiteFileDeletedWhileOpen(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		replace func(t *testing.T, path string)
+		want    string
+	}{
+		{"deleted", func(t *testing.T, path string) {
+			for _, suffix := range []string{"", "-wal", "-shm"} {
+				if err := os.Remove(path + suffix); err != nil && !os.IsNotExist(err) {
+					t.Fatal(err)
+				}
+			}
+		}, "was deleted while open"},
+		{"deleted, log left", func(t *testing.T, path string) {
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+		}, "was deleted while open"},
+		{"replaced", func(t *testing.T, path string) {
+			other := filepath.Join(t.TempDir(), "other.db")
+			o, err := OpenSQLite(other)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := o.Write(t.Context(), testItem("from-other")); err != nil {
+				t.Fatal(err)
+			}
+			o.Close()
+			if err := os.Rename(other, path); err != nil {
+				t.Fatal(err)
+			}
+		}, "was replaced while open"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "items.db")
+			s := openTestSQLite(t, path)
+			if err := s.Write(t.Context(), testItem("before")); err != nil {
+				t.Fatal(err)
+			}
+			tt.replace(t, path)
+			err := s.Write(t.Context(), testItem("after"))
+			if err == nil || !strings.Contains(err.Error(), tt.want) || pipeline.IsPermanent(err) {
+				t.Fatalf("first write after the file was %s: %v, want a retryable error saying %q", tt.name, err, tt.want)
+			}
+			if err := s.Write(t.Context(), testItem("after")); err != nil {
+				t.Fatalf("retry: %v", err)
+			}
+			db, err := sql.Open("sqlite", path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if n := count(t, db, `SELECT count(*) FROM items WHERE id = 'after'`); n != 1 {
+				t.Errorf("the file at the path holds %d rows of the item written after, want 1", n)
+			}
+			if n := count(t, db, `SELECT count(*) FROM items WHERE id = 'before'`); n != 0 {
+				t.Errorf("the file at the path holds the item written before it was %s", tt.name)
+			}
+			if _, err := s.Prune(t.Context(), time.Now().Add(-time.Hour)); err != nil {
+				t.Errorf("prune after the reopen: %v", err)
+			}
+		})
 	}
 }
