@@ -21,6 +21,17 @@ type StreamConfig struct {
 	// MaxBytes bounds each stream's size; 0 means no per-stream bound
 	// (the server's JetStream storage limit still applies).
 	MaxBytes int64
+	// StoreBudget, when > 0, is all the storage the server gives
+	// JetStream (the embedded server's max_store). Each output stream
+	// (deduped, stories, tagged, tag subjects, dead letters) then gets a
+	// share of it as its MaxBytes (shareTags and the others), and drops its oldest
+	// messages when that is used up, as it does at MaxAge. Without it the
+	// output streams, the tag subjects above all (one full item per tag
+	// and entity), fill the server within MaxAge at a few thousand items
+	// a day, and a full server refuses every write: the parsed queue, the
+	// dedup log, the poller's feed state and leases. The rest of the
+	// budget is left to the parsed queue and the KV buckets.
+	StoreBudget int64
 	// DuplicateWindow is how long the server remembers Nats-Msg-Ids.
 	// Default 24h, so a crash-redelivered item is dropped even after a
 	// long outage.
@@ -43,10 +54,23 @@ func (c StreamConfig) withDefaults() StreamConfig {
 	return c
 }
 
+// Shares of StreamConfig.StoreBudget, in percent, the output streams may
+// hold: the tag subjects carry the whole item once per tag and entity (10
+// to 40 times an item), the others about once. The 20% left is for the
+// parsed work queue and the KV buckets (dedup log, feed state, leases).
+const (
+	shareTags, shareTagged, shareDeduped, shareStories, shareDLQ = 40, 20, 10, 5, 5
+)
+
 // Streams returns the configuration of every stream of the deployment.
 func Streams(subj Subjects, cfg StreamConfig) []jetstream.StreamConfig {
 	cfg = cfg.withDefaults()
-	mk := func(name, desc string, subjects []string, retention jetstream.RetentionPolicy) jetstream.StreamConfig {
+	// share is the stream's part of cfg.StoreBudget in percent, 0 for none.
+	mk := func(name, desc string, subjects []string, retention jetstream.RetentionPolicy, share int64) jetstream.StreamConfig {
+		maxBytes := cfg.MaxBytes
+		if b := cfg.StoreBudget / 100 * share; b > 0 && (maxBytes < 0 || b < maxBytes) {
+			maxBytes = b
+		}
 		return jetstream.StreamConfig{
 			Name:        name,
 			Description: desc,
@@ -55,27 +79,27 @@ func Streams(subj Subjects, cfg StreamConfig) []jetstream.StreamConfig {
 			Storage:     jetstream.FileStorage,
 			Replicas:    cfg.Replicas,
 			MaxAge:      cfg.MaxAge,
-			MaxBytes:    cfg.MaxBytes,
+			MaxBytes:    maxBytes,
 			Discard:     jetstream.DiscardOld,
 			Duplicates:  cfg.DuplicateWindow,
 		}
 	}
 	parsed := mk(subj.StreamParsed(), "wirewatch: parsed items waiting for dedup",
-		[]string{subj.AllParsed()}, jetstream.WorkQueuePolicy)
+		[]string{subj.AllParsed()}, jetstream.WorkQueuePolicy, 0)
 	// A work queue must not silently drop unprocessed items when full.
 	parsed.Discard = jetstream.DiscardNew
 	return []jetstream.StreamConfig{
 		parsed,
 		mk(subj.StreamDeduped(), "wirewatch: items after dedup (first copies and copies)",
-			[]string{subj.AllUnique(), subj.AllDuplicates()}, jetstream.LimitsPolicy),
+			[]string{subj.AllUnique(), subj.AllDuplicates()}, jetstream.LimitsPolicy, shareDeduped),
 		mk(subj.StreamStories(), "wirewatch: story events",
-			[]string{subj.AllStories()}, jetstream.LimitsPolicy),
+			[]string{subj.AllStories()}, jetstream.LimitsPolicy, shareStories),
 		mk(subj.StreamTagged(), "wirewatch: tagged items (full items, for sinks)",
-			[]string{subj.Tagged(), subj.TaggedDuplicate()}, jetstream.LimitsPolicy),
+			[]string{subj.Tagged(), subj.TaggedDuplicate()}, jetstream.LimitsPolicy, shareTagged),
 		mk(subj.StreamTags(), "wirewatch: one message per tag and entity, for subscribers",
-			[]string{subj.AllTags(), subj.AllEntities()}, jetstream.LimitsPolicy),
+			[]string{subj.AllTags(), subj.AllEntities()}, jetstream.LimitsPolicy, shareTags),
 		mk(subj.StreamDLQ(), "wirewatch: dead letters of stages and sinks",
-			[]string{subj.AllDeadLetters()}, jetstream.LimitsPolicy),
+			[]string{subj.AllDeadLetters()}, jetstream.LimitsPolicy, shareDLQ),
 	}
 }
 

@@ -118,7 +118,13 @@ func daemon(ctx context.Context, cfg Config, log *slog.Logger) error {
 	reg := newRegistry()
 	metrics := pipeline.NewMetrics(reg)
 	tagsOn := cfg.Sinks.NATSTags == nil || *cfg.Sinks.NATSTags
-	set, err := buildStages(ctx, b, subj, pipeline.StreamConfig{Replicas: cfg.NATS.Replicas, MaxAge: cfg.NATS.Retention},
+	scfg := pipeline.StreamConfig{Replicas: cfg.NATS.Replicas, MaxAge: cfg.NATS.Retention}
+	if b.srv != nil {
+		// The output streams drop their oldest messages at their share of
+		// max_store rather than fill it: a full server takes no writes.
+		scfg.StoreBudget = int64(cfg.NATS.MaxStore)
+	}
+	set, err := buildStages(ctx, b, subj, scfg,
 		stageOptions{tagger: rules.Tagger(), sinks: cfg.Sinks, tags: tagsOn,
 			dedup: cfg.Dedup.dedupConfig(cfg.NATS.Replicas), workers: cfg.Dedup.Workers}, metrics, log)
 	if err != nil {

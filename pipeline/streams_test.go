@@ -1,0 +1,97 @@
+package pipeline
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// TestStoreBudgetKeepsServerWritable fills the tag subjects with twice
+// the embedded server's max_store, as weeks of tag fan-out do (one full
+// item per tag and entity): the tag stream must drop its oldest messages
+// at its share, and the server must still take the parsed queue's and the
+// KV buckets' writes. Without per-stream limits the server filled up, and
+// a full server refuses every write: the pipeline stopped.
+func TestStoreBudgetKeepsServerWritable(t *testing.T) {
+	const budget = 8 << 20
+	srv, err := StartServer(t.Context(), ServerConfig{DataDir: t.TempDir(), MaxStore: budget})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := srv.Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close(); srv.Shutdown() })
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	subj := MustSubjects("")
+	if err := Setup(t.Context(), js, subj, StreamConfig{StoreBudget: budget}); err != nil {
+		t.Fatal(err)
+	}
+	kv, err := js.CreateKeyValue(t.Context(), jetstream.KeyValueConfig{Bucket: subj.Bucket("feeds"), Storage: jetstream.FileStorage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	item := bytes.Repeat([]byte("x"), 8<<10)
+	for i := range 2 * budget / len(item) {
+		if _, err := js.Publish(t.Context(), subj.TagSubject(fmt.Sprintf("tag%d", i%40)), item); err != nil {
+			t.Fatalf("tag message %d (%d MiB published): %v", i, i*len(item)>>20, err)
+		}
+	}
+	if _, err := js.Publish(t.Context(), subj.Parsed("feed"), item); err != nil {
+		t.Errorf("parsed queue refuses an item with the tag stream full: %v", err)
+	}
+	if _, err := kv.Put(t.Context(), "feed", item); err != nil {
+		t.Errorf("KV refuses a write with the tag stream full: %v", err)
+	}
+	st, err := js.Stream(t.Context(), subj.StreamTags())
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if limit := uint64(budget / 100 * shareTags); info.State.Bytes > limit {
+		t.Errorf("tag stream holds %d bytes, want at most its share %d", info.State.Bytes, limit)
+	}
+	t.Logf("tag stream: %d messages, %d bytes (limit %d)", info.State.Msgs, info.State.Bytes, info.Config.MaxBytes)
+}
+
+// TestStreamsStoreBudget checks the shares: output streams within the
+// budget, the parsed work queue unbounded, no budget no limit, and an
+// explicit smaller MaxBytes kept.
+func TestStreamsStoreBudget(t *testing.T) {
+	subj := MustSubjects("")
+	var sum int64
+	for _, sc := range Streams(subj, StreamConfig{StoreBudget: 1 << 30}) {
+		if sc.Name == subj.StreamParsed() {
+			if sc.MaxBytes != -1 {
+				t.Errorf("%s: MaxBytes %d, want -1", sc.Name, sc.MaxBytes)
+			}
+			continue
+		}
+		if sc.MaxBytes <= 0 || sc.Discard != jetstream.DiscardOld {
+			t.Errorf("%s: MaxBytes %d, discard %v, want a share and DiscardOld", sc.Name, sc.MaxBytes, sc.Discard)
+		}
+		sum += sc.MaxBytes
+	}
+	if sum > (1<<30)*8/10 {
+		t.Errorf("output streams may hold %d bytes of a budget of %d, want at most 80%%", sum, 1<<30)
+	}
+	for _, sc := range Streams(subj, StreamConfig{}) {
+		if sc.MaxBytes != -1 {
+			t.Errorf("no budget: %s MaxBytes %d, want -1", sc.Name, sc.MaxBytes)
+		}
+	}
+	for _, sc := range Streams(subj, StreamConfig{StoreBudget: 1 << 30, MaxBytes: 1 << 20}) {
+		if sc.MaxBytes != 1<<20 {
+			t.Errorf("MaxBytes 1 MiB: %s MaxBytes %d", sc.Name, sc.MaxBytes)
+		}
+	}
+}
