@@ -274,24 +274,26 @@ func TestHealthOrder(t *testing.T) {
 	now := time.Date(2026, 11, 21, 11, 0, 0, 0, time.UTC)
 	h.now = func() time.Time { return now }
 	boom := errors.New("boom")
-	a, b, c, d, e := h.begin(), h.begin(), h.begin(), h.begin(), h.begin()
-	h.failed(b, log, boom, 1) // b failed: failing
-	h.succeeded(a)            // a began before b: stale, still failing
-	h.failed(a, log, boom, 2) // while failing, every failure counts
+	a, b, c, d, e, f, g := h.begin(), h.begin(), h.begin(), h.begin(), h.begin(), h.begin(), h.begin()
+	h.failed(b, log, boom, 1) // one failure: not yet failing
+	h.succeeded(a)            // a began before b: stale, the streak goes on
+	h.failed(c, log, boom, 1)
+	now = now.Add(time.Second)
+	h.failed(d, log, boom, 2) // the third in a row: failing
+	h.failed(a, log, boom, 3) // while failing, every failure counts
 	now = now.Add(3 * time.Second)
-	h.succeeded(c)            // recovered, failures=2
-	h.failed(b, log, boom, 1) // older than c: stale
-	if g := failingGauge(t, reg, "s"); g != 0 {
-		t.Errorf("gauge after recovery and a stale failure = %v, want 0", g)
+	h.succeeded(e)            // recovered, failures=4
+	h.failed(b, log, boom, 1) // older than e: stale
+	if v := failingGauge(t, reg, "s"); v != 0 {
+		t.Errorf("gauge after recovery and a stale failure = %v, want 0", v)
 	}
-	h.failed(e, log, boom, 1) // failing again
-	h.succeeded(d)            // stale
-	if g := failingGauge(t, reg, "s"); g != 1 {
-		t.Errorf("gauge after a failure and a stale success = %v, want 1", g)
+	h.failed(f, log, boom, 1) // one failure between successes: a flaky
+	h.succeeded(g)            // destination, not a failing one
+	if v := failingGauge(t, reg, "s"); v != 0 {
+		t.Errorf("gauge after an isolated failure = %v, want 0", v)
 	}
-	want := "level=WARN msg=\"stage failing\" err=boom attempt=1\n" +
-		"level=INFO msg=\"stage recovered\" down_for=3s failures=2\n" +
-		"level=WARN msg=\"stage failing\" err=boom attempt=1\n"
+	want := "level=WARN msg=\"stage failing\" err=boom attempt=2 failed_in_a_row=3 failing_for=1s\n" +
+		"level=INFO msg=\"stage recovered\" down_for=4s failures=4\n"
 	if buf.String() != want {
 		t.Errorf("log:\n%s\nwant:\n%s", buf.String(), want)
 	}
