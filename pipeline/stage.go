@@ -262,10 +262,16 @@ func (s *Stage) Run(ctx context.Context) error {
 				return fmt.Errorf("stage %s: %w", s.cfg.Name, err)
 			}
 			// Heartbeats missed, consumer deleted or leader moving: the
-			// iterator recovers by itself; say so and go on.
-			if errors.Is(err, nats.ErrNoResponders) {
+			// iterator recovers by itself; say so and go on. A missed
+			// heartbeat alone is Info: a busy machine (GC, a loaded
+			// core) misses one now and then, and a connection really lost
+			// is logged by the connection's own handlers.
+			switch {
+			case errors.Is(err, nats.ErrNoResponders):
 				s.log.Debug("pull interrupted", "err", err)
-			} else {
+			case errors.Is(err, jetstream.ErrNoHeartbeat):
+				s.log.Info("pull interrupted", "err", err)
+			default:
 				s.log.Warn("pull interrupted", "err", err)
 			}
 			sleep(ctx, 100*time.Millisecond)

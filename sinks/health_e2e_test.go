@@ -192,7 +192,15 @@ func TestWebhookHealthLog(t *testing.T) {
 		`level=ERROR msg="giving up on message" ` + prefix + `err="webhook sink: rejected: ` + post + `: status 400" attempts=1` + dead,
 		`level=INFO msg="stage recovered" ` + prefix + `down_for=X failures=3`,
 	}
-	if got := noTime(out, "INFO", "WARN", "ERROR"); strings.Join(got, "\n") != strings.Join(want, "\n") {
+	var got []string
+	for _, l := range noTime(out, "INFO", "WARN", "ERROR") {
+		// Only the lines about the receiver's health and the items: a
+		// loaded test machine may add a missed pull heartbeat.
+		if strings.Contains(l, `msg="stage `) || strings.Contains(l, `msg="giving up on message"`) {
+			got = append(got, l)
+		}
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("log:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	retries := 0
