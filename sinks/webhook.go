@@ -330,6 +330,13 @@ func (w *Webhook) post(ctx context.Context, it *pipeline.Item) error {
 	}
 	resp, err := w.client.Do(req)
 	if err != nil {
+		// net/http's error quotes the whole URL, whose path or query often
+		// holds a token; the error goes to the log and into dead letters'
+		// headers. Keep the cause, with the URL as config check prints it.
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = &url.Error{Op: uerr.Op, URL: w.cfg.Redacted().URL, Err: uerr.Err}
+		}
 		// Network errors and timeouts: the receiver may be back later.
 		return fmt.Errorf("webhook sink: post %s for %s: %w", w.host, it.ID, err)
 	}

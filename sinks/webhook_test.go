@@ -204,21 +204,30 @@ func TestWebhookTimeout(t *testing.T) {
 	}))
 	defer srv.Close()
 	defer close(release)
-	wh := newTestWebhook(t, WebhookConfig{URL: srv.URL, Timeout: 200 * time.Millisecond}, nil)
+	wh := newTestWebhook(t, WebhookConfig{URL: srv.URL + "/hook?token=QUERYSECRET", Timeout: 200 * time.Millisecond}, nil)
 	err := wh.Write(t.Context(), testItem("a"))
 	if err == nil || pipeline.IsPermanent(err) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Write(slow receiver) = %v, want a retryable deadline-exceeded error", err)
 	}
+	if err != nil && strings.Contains(err.Error(), "SECRET") {
+		t.Errorf("Write(slow receiver) = %v, want the URL redacted", err)
+	}
 }
 
+// TestWebhookNetworkError also checks that the error, which goes to the
+// log and into the dead letter's headers, does not carry the URL's token:
+// net/http's own error quotes the whole URL.
 func TestWebhookNetworkError(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
-	url := srv.URL
+	url := srv.URL + "/hook/PATHSECRET?token=QUERYSECRET"
 	srv.Close() // nothing listens there now
 	wh := newTestWebhook(t, WebhookConfig{URL: url}, nil)
 	err := wh.Write(t.Context(), testItem("a"))
 	if err == nil || pipeline.IsPermanent(err) {
 		t.Errorf("Write(closed port) = %v, want a retryable error", err)
+	}
+	if err != nil && (strings.Contains(err.Error(), "SECRET") || !strings.Contains(err.Error(), "REDACTED")) {
+		t.Errorf("Write(closed port) = %v, want the URL redacted", err)
 	}
 }
 
