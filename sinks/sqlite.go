@@ -237,11 +237,18 @@ func (s *SQLite) checkFile() error {
 	}
 	what := "replaced"
 	if err != nil {
-		what = "deleted"
+		what = "moved or deleted"
+	}
+	// SQLite does not fold its log into a file that is no longer at its
+	// path, neither at a checkpoint of its own nor at close, so the items
+	// written since the last one are only in the log: fold them in now,
+	// into the file wherever it went (a rotation: mv items.db old.db).
+	if _, err := s.db.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+		return fmt.Errorf("the database file was %s while open; save its log into it: %w", what, err)
 	}
 	s.closeDB()
-	// SQLite does not fold a log into a file that is no longer at its path,
-	// and leaves it behind: the new database must not replay it.
+	// The log, folded in and emptied above, is left behind at the path:
+	// the new database must not replay it.
 	if wal, err := os.Stat(s.path + "-wal"); err == nil && s.wal != nil && os.SameFile(wal, s.wal) {
 		for _, suffix := range []string{"-wal", "-shm"} {
 			if err := os.Remove(s.path + suffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -252,7 +259,7 @@ func (s *SQLite) checkFile() error {
 	if err := s.open(); err != nil {
 		return fmt.Errorf("the database file was %s while open, and reopening it failed: %w", what, err)
 	}
-	return fmt.Errorf("the database file was %s while open: reopened it (items stored before are only in the old file)", what)
+	return fmt.Errorf("the database file was %s while open: reopened the path (items stored before are in the old file, if it was kept)", what)
 }
 
 func (s *SQLite) prepare(ctx context.Context) error {

@@ -472,12 +472,17 @@ func TestSQLiteFileDeletedWhileOpen(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-		}, "was deleted while open"},
+		}, "was moved or deleted while open"},
 		{"deleted, log left", func(t *testing.T, path string) {
 			if err := os.Remove(path); err != nil {
 				t.Fatal(err)
 			}
-		}, "was deleted while open"},
+		}, "was moved or deleted while open"},
+		{"moved (rotated)", func(t *testing.T, path string) {
+			if err := os.Rename(path, path+".old"); err != nil {
+				t.Fatal(err)
+			}
+		}, "was moved or deleted while open"},
 		{"replaced", func(t *testing.T, path string) {
 			other := filepath.Join(t.TempDir(), "other.db")
 			o, err := OpenSQLite(other)
@@ -517,6 +522,18 @@ func TestSQLiteFileDeletedWhileOpen(t *testing.T) {
 			}
 			if n := count(t, db, `SELECT count(*) FROM items WHERE id = 'before'`); n != 0 {
 				t.Errorf("the file at the path holds the item written before it was %s", tt.name)
+			}
+			if _, err := os.Stat(path + ".old"); err == nil {
+				// Rotated: the item written before is in the moved file,
+				// with every write since its last checkpoint.
+				old, err := sql.Open("sqlite", path+".old")
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer old.Close()
+				if n := count(t, old, `SELECT count(*) FROM items WHERE id = 'before'`); n != 1 {
+					t.Errorf("the moved file holds %d rows of the item written before, want 1", n)
+				}
 			}
 			if _, err := s.Prune(t.Context(), time.Now().Add(-time.Hour)); err != nil {
 				t.Errorf("prune after the reopen: %v", err)
