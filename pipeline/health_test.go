@@ -214,7 +214,9 @@ func TestStageHealth(t *testing.T) {
 
 // TestStageHealthShutdown stops a stage whose destination hangs: the
 // attempt cut off after ShutdownGrace is retried later, but it says
-// nothing about the destination, so the stage is not failing.
+// nothing about the destination, so the stage is not failing. Two real
+// failures come first, so that counting the cut-off attempt would make
+// three in a row.
 func TestStageHealthShutdown(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for ShutdownGrace")
@@ -229,7 +231,11 @@ func TestStageHealthShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	started := make(chan struct{}, 1)
+	attempts := 0 // one message: attempts come one at a time
 	hang := HandlerFunc(func(ctx context.Context, it *Item) ([]Output, error) {
+		if attempts++; attempts < failingAfter {
+			return nil, fmt.Errorf("write %s: refused", it.ID)
+		}
 		started <- struct{}{}
 		<-ctx.Done()
 		return nil, fmt.Errorf("write %s: %w", it.ID, ctx.Err())
@@ -237,7 +243,8 @@ func TestStageHealthShutdown(t *testing.T) {
 	var buf syncBuffer
 	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	reg := prometheus.NewRegistry()
-	st := NewStage(js, StageConfig{Name: "hang", Stream: subj.StreamParsed(), AckWait: time.Hour}, hang, NewMetrics(reg), log)
+	st := NewStage(js, StageConfig{Name: "hang", Stream: subj.StreamParsed(), AckWait: time.Hour,
+		BackOff: []time.Duration{10 * time.Millisecond}}, hang, NewMetrics(reg), log)
 	sctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- st.Run(sctx) }()
@@ -247,8 +254,8 @@ func TestStageHealthShutdown(t *testing.T) {
 		t.Fatalf("Run = %v", err)
 	}
 	out := buf.String()
-	if n := len(logLines(out, "DEBUG", "handle failed, will retry")); n != 1 {
-		t.Errorf("%d retries logged, want 1 (the attempt cut off); log:\n%s", n, out)
+	if n := len(logLines(out, "DEBUG", "handle failed, will retry")); n != failingAfter {
+		t.Errorf("%d retries logged, want %d (two failures, then the attempt cut off); log:\n%s", n, failingAfter, out)
 	}
 	if l := logLines(out, "WARN", "stage failing"); len(l) != 0 {
 		t.Errorf("an attempt cut off by shutdown logged %q, want nothing", l)

@@ -28,7 +28,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"stage"}),
 		failing: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "wirewatch_stage_failing",
-			Help: "1 while a stage or sink is failing: from its first retryable failure after a success until its next success.",
+			Help: "1 while a stage or sink is failing: from its third retryable failure in a row until its next success.",
 		}, []string{"stage"}),
 	}
 	reg.MustRegister(m.handled, m.duration, m.failing)

@@ -146,8 +146,8 @@ func (c StageConfig) Consumer() jetstream.ConsumerConfig {
 // load.
 //
 // A stage logs the health of its destination, not each failed attempt:
-// one Warn "stage failing" at the first retryable error after a success
-// (or at start), one Info "stage recovered" at the next success, with
+// one Warn "stage failing" once three attempts in a row failed with a
+// retryable error, one Info "stage recovered" at the next success, with
 // down_for and failures (failed attempts meanwhile), and the gauge
 // wirewatch_stage_failing is 1 in between. Each retry is logged at Debug
 // and counted as outcome "retry"; a dead letter is logged at Error. A
