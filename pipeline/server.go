@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // ServerConfig configures the embedded NATS server.
@@ -70,6 +71,9 @@ func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 		return nil, fmt.Errorf("embedded nats: %w", err)
 	}
 	srv, err := startServer(ctx, cfg)
+	if err == nil && cfg.ClusterListen == "" {
+		srv, err = fitMaxStore(ctx, srv, cfg)
+	}
 	if err != nil {
 		if lock != nil {
 			lock.Close()
@@ -139,6 +143,80 @@ func startServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 		return nil, fmt.Errorf("embedded nats: not ready after %s (data dir %s; the server's errors are logged above)", deadline, cfg.DataDir)
 	}
 	return &Server{ns: ns, cfg: cfg}, nil
+}
+
+// fitMaxStore shrinks the streams' MaxBytes into a lowered max_store.
+// nats-server reserves each stream's MaxBytes against max_store; after a
+// restart with a smaller max_store it recovers the streams with their old
+// limits and then refuses every stream create and update, a shrinking one
+// included, while they reserve more than max_store: Setup failed and
+// wirewatch could not start. So the server is restarted with max_store
+// raised to what the streams reserve, every bounded file stream's MaxBytes
+// is scaled down so that together they reserve 80% of the real max_store
+// (what Setup's shares give), and the server is restarted with the real
+// max_store. Setup then sets each stream's exact share. A single server
+// only: a cluster's reservations are the meta leader's business.
+func fitMaxStore(ctx context.Context, srv *Server, cfg ServerConfig) (*Server, error) {
+	_, reserved, err := srv.ns.JetStreamReservedResources()
+	if err != nil || reserved <= cfg.MaxStore {
+		return srv, nil
+	}
+	if cfg.Log != nil {
+		cfg.Log.Warn("embedded nats: the streams reserve more than nats.max_store (lowered?); shrinking their limits",
+			"reserved", reserved, "max_store", cfg.MaxStore)
+	}
+	srv.ns.Shutdown()
+	srv.ns.WaitForShutdown()
+	raised := cfg
+	raised.MaxStore = reserved
+	if srv, err = startServer(ctx, raised); err != nil {
+		return nil, err
+	}
+	if err := shrinkStreams(ctx, srv, reserved, cfg.MaxStore/10*8); err != nil {
+		srv.ns.Shutdown()
+		srv.ns.WaitForShutdown()
+		return nil, fmt.Errorf("embedded nats: the streams reserve %d bytes, more than nats.max_store %d, and shrinking them failed: %w (raise nats.max_store)",
+			reserved, cfg.MaxStore, err)
+	}
+	srv.ns.Shutdown()
+	srv.ns.WaitForShutdown()
+	return startServer(ctx, cfg)
+}
+
+// shrinkStreams scales every file stream's MaxBytes by target/reserved.
+func shrinkStreams(ctx context.Context, srv *Server, reserved, target int64) error {
+	nc, err := srv.Connect()
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	names := js.StreamNames(ctx)
+	var all []string
+	for n := range names.Name() {
+		all = append(all, n)
+	}
+	if err := names.Err(); err != nil {
+		return err
+	}
+	for _, name := range all {
+		st, err := js.Stream(ctx, name)
+		if err != nil {
+			return err
+		}
+		sc := st.CachedInfo().Config
+		if sc.MaxBytes <= 0 || sc.Storage != jetstream.FileStorage {
+			continue
+		}
+		sc.MaxBytes = max(int64(float64(sc.MaxBytes)*(float64(target)/float64(reserved))), 1)
+		if _, err := js.UpdateStream(ctx, sc); err != nil {
+			return fmt.Errorf("stream %s: %w", name, err)
+		}
+	}
+	return nil
 }
 
 // Connect opens a client connection: in-process when the server has no

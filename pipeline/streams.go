@@ -1,9 +1,11 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -106,17 +108,46 @@ func Streams(subj Subjects, cfg StreamConfig) []jetstream.StreamConfig {
 // Setup creates or updates every stream of the deployment. It is
 // idempotent and safe to run from several processes at once.
 func Setup(ctx context.Context, js jetstream.JetStream, subj Subjects, cfg StreamConfig) error {
-	for _, sc := range Streams(subj, cfg) {
+	// The bounded streams go first: when max_store was lowered they
+	// shrink, and free the room the others need.
+	streams := Streams(subj, cfg)
+	slices.SortStableFunc(streams, func(a, b jetstream.StreamConfig) int {
+		return cmp.Compare(boundedFirst(a), boundedFirst(b))
+	})
+	for _, sc := range streams {
 		err := Retry(ctx, func(ctx context.Context) error {
 			_, err := js.CreateOrUpdateStream(ctx, sc)
 			return err
 		})
+		if isStorageExceeded(err) {
+			return fmt.Errorf("create stream %s: %w (the streams reserve more than JetStream's storage limit, "+
+				"the embedded server's nats.max_store: raise it, or delete streams no longer used)", sc.Name, err)
+		}
 		if err != nil {
 			return fmt.Errorf("create stream %s: %w", sc.Name, err)
 		}
 	}
 	return nil
 }
+
+// boundedFirst orders the streams with a MaxBytes before the others.
+func boundedFirst(sc jetstream.StreamConfig) int {
+	if sc.MaxBytes > 0 {
+		return 0
+	}
+	return 1
+}
+
+// isStorageExceeded reports the server's "insufficient storage resources
+// available" (JSStorageResourcesExceededErr).
+func isStorageExceeded(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == jsErrCodeStorageResourcesExceeded
+}
+
+// jsErrCodeStorageResourcesExceeded is nats-server's
+// JSStorageResourcesExceededErr.
+const jsErrCodeStorageResourcesExceeded jetstream.ErrorCode = 10047
 
 // Retry runs a JetStream API call until it succeeds, fails for a reason
 // other than a timeout or a cluster in transition, or ctx ends (at most
