@@ -154,7 +154,7 @@ func TestWebhookSlowReceiverOnce(t *testing.T) {
 func TestWebhookDownLog(t *testing.T) {
 	const items = 6
 	var mu sync.Mutex
-	failed, delivered := 0, map[string]int{}
+	failed, delivered, refused := 0, map[string]int{}, 0
 	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		mu.Lock()
@@ -167,6 +167,7 @@ func TestWebhookDownLog(t *testing.T) {
 			failed++
 			w.WriteHeader(http.StatusServiceUnavailable)
 		case id == "rejected":
+			refused++
 			w.WriteHeader(http.StatusBadRequest)
 		default:
 			delivered[id]++
@@ -211,6 +212,16 @@ func TestWebhookDownLog(t *testing.T) {
 		}
 		if _, err := b.js.Publish(ctx, subj.Tagged(), data, jetstream.WithMsgID("tagged."+it.Version())); err != nil {
 			t.Fatal(err)
+		}
+	}
+	// Until the receiver has seen every item: WaitIdle alone once passed
+	// before the stage had made its consumer (0 items sent, in 0.14 s).
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		mu.Lock()
+		done := len(delivered) == items-1 && refused > 0
+		mu.Unlock()
+		if done {
+			break
 		}
 	}
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
