@@ -17,11 +17,15 @@ type ConsumerRef struct{ Stream, Consumer string }
 // until a full pass finds all idle. List consumers upstream first: since a
 // stage acks only after publishing its outputs, an idle pass over the
 // chain means every item published before the call has gone all the way
-// through. A consumer that does not exist yet counts as busy.
+// through. A consumer that does not exist yet counts as busy. Two passes
+// in a row, poll apart, must find all idle: a test once saw a consumer
+// reported idle while its stage was still creating it, with six messages
+// in the stream (not reproduced since); a second look costs one poll.
 func WaitIdle(ctx context.Context, js jetstream.JetStream, refs []ConsumerRef, poll time.Duration) error {
 	if poll <= 0 {
 		poll = 50 * time.Millisecond
 	}
+	idlePasses := 0
 	for {
 		busy := ""
 		for _, r := range refs {
@@ -43,10 +47,17 @@ func WaitIdle(ctx context.Context, js jetstream.JetStream, refs []ConsumerRef, p
 			}
 		}
 		if busy == "" {
-			return nil
+			if idlePasses++; idlePasses >= 2 {
+				return nil
+			}
+		} else {
+			idlePasses = 0
 		}
 		select {
 		case <-ctx.Done():
+			if busy == "" {
+				return fmt.Errorf("wait idle: before a second idle pass: %w", ctx.Err())
+			}
 			return fmt.Errorf("wait idle: %s still busy: %w", busy, ctx.Err())
 		case <-time.After(poll):
 		}
