@@ -109,19 +109,11 @@ func runDLQ(ctx context.Context, args []string, s stdio) error {
 		return fs.usageErr("--prefix: %v", err)
 	}
 
-	opts := []nats.Option{nats.Name("wirewatch dlq")}
-	if *creds != "" {
-		opts = append(opts, nats.UserCredentials(*creds))
-	}
-	nc, err := nats.Connect(*url, opts...)
-	if err != nil {
-		return connectErr("dlq", *url, err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
+	nc, js, err := connectClient("dlq", *url, *creds)
 	if err != nil {
 		return err
 	}
+	defer nc.Close()
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	q := &dlq{js: js, subj: subj, stage: want, where: subj.StreamDLQ() + " on " + redactURL(*url)}

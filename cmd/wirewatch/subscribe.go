@@ -82,19 +82,11 @@ func runSubscribe(ctx context.Context, args []string, s stdio) error {
 		filters = append(filters, f)
 	}
 	stories := stream == subj.StreamStories()
-	opts := []nats.Option{nats.Name("wirewatch subscribe")}
-	if *creds != "" {
-		opts = append(opts, nats.UserCredentials(*creds))
-	}
-	nc, err := nats.Connect(*url, opts...)
-	if err != nil {
-		return connectErr("subscribe", *url, err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
+	nc, js, err := connectClient("subscribe", *url, *creds)
 	if err != nil {
 		return err
 	}
+	defer nc.Close()
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	occ := jetstream.OrderedConsumerConfig{FilterSubjects: filters, DeliverPolicy: jetstream.DeliverNewPolicy}
@@ -296,6 +288,26 @@ func firstNonEmpty(vs ...string) string {
 // connectErr is the error of command cmd's nats.Connect to url. It asks
 // whether the daemon runs, except when the credentials file could not be
 // read: no server was tried then.
+// connectClient connects command cmd (subscribe, dlq) to the NATS server
+// at url, with the credentials file creds if set. The caller closes the
+// connection.
+func connectClient(cmd, url, creds string) (*nats.Conn, jetstream.JetStream, error) {
+	opts := []nats.Option{nats.Name("wirewatch " + cmd)}
+	if creds != "" {
+		opts = append(opts, nats.UserCredentials(creds))
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		return nil, nil, connectErr(cmd, url, err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return nc, js, nil
+}
+
 func connectErr(cmd, url string, err error) error {
 	if _, ok := errors.AsType[*fs.PathError](err); ok {
 		return fmt.Errorf("%s: connect to %s: %w", cmd, redactURL(url), err)
