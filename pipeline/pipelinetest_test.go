@@ -15,7 +15,13 @@ import (
 
 func startJS(t *testing.T, dir string) (*Server, jetstream.JetStream) {
 	t.Helper()
-	srv, err := StartServer(t.Context(), ServerConfig{DataDir: dir})
+	return startJSConfig(t, ServerConfig{DataDir: dir})
+}
+
+// startJSConfig is startJS with a whole server config.
+func startJSConfig(t *testing.T, cfg ServerConfig) (*Server, jetstream.JetStream) {
+	t.Helper()
+	srv, err := StartServer(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,19 +16,7 @@ import (
 // a full server refuses every write: the pipeline stopped.
 func TestStoreBudgetKeepsServerWritable(t *testing.T) {
 	const budget = 8 << 20
-	srv, err := StartServer(t.Context(), ServerConfig{DataDir: t.TempDir(), MaxStore: budget})
-	if err != nil {
-		t.Fatal(err)
-	}
-	nc, err := srv.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close(); srv.Shutdown() })
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, js := startJSConfig(t, ServerConfig{DataDir: t.TempDir(), MaxStore: budget})
 	subj := MustSubjects("")
 	if err := Setup(t.Context(), js, subj, StreamConfig{StoreBudget: budget}); err != nil {
 		t.Fatal(err)

@@ -24,20 +24,7 @@ import (
 // never to the other, empties the DLQ, and does nothing the second time.
 func TestDLQReplay(t *testing.T) {
 	ctx := t.Context()
-	srv, err := pipeline.StartServer(ctx, pipeline.ServerConfig{DataDir: t.TempDir(), Listen: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown()
-	nc, err := srv.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, js := startTestJS(t, pipeline.ServerConfig{DataDir: t.TempDir(), Listen: "127.0.0.1:0"})
 	subj := pipeline.MustSubjects("")
 	if err := pipeline.Setup(ctx, js, subj, pipeline.StreamConfig{}); err != nil {
 		t.Fatal(err)

@@ -16,20 +16,7 @@ import (
 // pending count and what to do; the configured sink and the stages that
 // are not sinks say nothing.
 func TestWarnOrphanSinks(t *testing.T) {
-	srv, err := pipeline.StartServer(t.Context(), pipeline.ServerConfig{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown()
-	nc, err := srv.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, js := startTestJS(t, pipeline.ServerConfig{DataDir: t.TempDir()})
 	subj := pipeline.MustSubjects("")
 	if err := pipeline.Setup(t.Context(), js, subj, pipeline.StreamConfig{}); err != nil {
 		t.Fatal(err)

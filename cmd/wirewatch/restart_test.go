@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	_ "modernc.org/sqlite"
 
 	"github.com/wirewatch/wirewatch/pipeline"
@@ -119,6 +120,27 @@ func waitLines(t *testing.T, path string, want int) []pipeline.Item {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// startTestJS starts an embedded server with cfg and connects to it; both
+// end with the test.
+func startTestJS(t *testing.T, cfg pipeline.ServerConfig) (*pipeline.Server, jetstream.JetStream) {
+	t.Helper()
+	srv, err := pipeline.StartServer(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	nc, err := srv.Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, js
 }
 
 func testLogger(t *testing.T) *slog.Logger {

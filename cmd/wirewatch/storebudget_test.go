@@ -5,8 +5,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/wirewatch/wirewatch/pipeline"
 	"github.com/wirewatch/wirewatch/poller"
 )
@@ -42,20 +40,7 @@ func TestDaemonBoundsOutputStreams(t *testing.T) {
 		t.Fatalf("daemon: %v", err)
 	}
 
-	srv, err := pipeline.StartServer(t.Context(), pipeline.ServerConfig{DataDir: cfg.NATS.DataDir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown()
-	nc, err := srv.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, js := startTestJS(t, pipeline.ServerConfig{DataDir: cfg.NATS.DataDir})
 	subj := pipeline.MustSubjects("")
 	var sum int64
 	for _, name := range []string{subj.StreamDeduped(), subj.StreamStories(), subj.StreamTagged(), subj.StreamTags(), subj.StreamDLQ()} {
