@@ -26,6 +26,82 @@ import (
 	"github.com/wirewatch/wirewatch/sinks"
 )
 
+// webhookRig runs the stages buildStages wires for one webhook, on an
+// embedded server, as 'wirewatch run' does; publish puts items straight
+// onto the tagged stream.
+type webhookRig struct {
+	t       *testing.T
+	b       *broker
+	subj    pipeline.Subjects
+	stop    func()
+	stages  errgroup.Group
+	stopped bool
+}
+
+// startWebhookStages starts the rig; its stages stop with the test, or
+// earlier with stopStages. ackFloor replaces the daemon's 30s minimum ack
+// deadline when set.
+func startWebhookStages(t *testing.T, wh sinks.WebhookConfig, ackFloor time.Duration, log *slog.Logger) *webhookRig {
+	t.Helper()
+	ctx := t.Context()
+	b, err := openBroker(ctx, NATSConfig{DataDir: t.TempDir()}, "test", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	r := &webhookRig{t: t, b: b, subj: pipeline.MustSubjects("")}
+	set, err := buildStages(ctx, b, r.subj, pipeline.StreamConfig{}, stageOptions{
+		sinks:           SinksConfig{Webhooks: []sinks.WebhookConfig{wh}},
+		dedup:           dedup.Config{Window: 72 * time.Hour},
+		workers:         1,
+		webhookAckFloor: ackFloor,
+	}, nil, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { set.Close() })
+	stageCtx, stop := context.WithCancel(ctx)
+	r.stop = stop
+	for _, st := range set.stages {
+		r.stages.Go(func() error { return st.Run(stageCtx) })
+	}
+	t.Cleanup(r.stopStages)
+	return r
+}
+
+// publish puts it on the tagged stream, as the tag stage would.
+func (r *webhookRig) publish(it *pipeline.Item) {
+	r.t.Helper()
+	data, err := it.Marshal()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if _, err := r.b.js.Publish(r.t.Context(), r.subj.Tagged(), data, jetstream.WithMsgID("tagged."+it.Version())); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// waitIdle waits (at most 30s) until the webhook's consumer has nothing
+// pending or unacknowledged.
+func (r *webhookRig) waitIdle(consumer string) error {
+	ctx, cancel := context.WithTimeout(r.t.Context(), 30*time.Second)
+	defer cancel()
+	return pipeline.WaitIdle(ctx, r.b.js, []pipeline.ConsumerRef{{Stream: r.subj.StreamTagged(), Consumer: consumer}}, 0)
+}
+
+// stopStages stops the stages once (buffered work is finished) and
+// reports their errors.
+func (r *webhookRig) stopStages() {
+	if r.stopped {
+		return
+	}
+	r.stopped = true
+	r.stop()
+	if err := r.stages.Wait(); err != nil {
+		r.t.Errorf("stage Run: %v", err)
+	}
+}
+
 // TestWebhookSlowReceiverOnce runs a webhook stage as buildStages wires it
 // for 'wirewatch run' against a receiver that answers 200 only after a
 // delay, and checks that it gets every delivery exactly once. The timeout
@@ -59,74 +135,31 @@ func TestWebhookSlowReceiverOnce(t *testing.T) {
 	}))
 	defer recv.Close()
 
-	ctx := t.Context()
-	log := testLogger(t)
-	b, err := openBroker(ctx, NATSConfig{DataDir: t.TempDir()}, "test", log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	subj := pipeline.MustSubjects("")
-	set, err := buildStages(ctx, b, subj, pipeline.StreamConfig{}, stageOptions{
-		sinks:   SinksConfig{Webhooks: []sinks.WebhookConfig{{URL: recv.URL, Timeout: timeout}}},
-		dedup:   dedup.Config{Window: 72 * time.Hour},
-		workers: 1,
-		// The deadline is twice the timeout, not the 30s of the daemon.
-		webhookAckFloor: time.Millisecond,
-	}, nil, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer set.Close()
-
-	stageCtx, stop := context.WithCancel(ctx)
-	var stages errgroup.Group
-	for _, st := range set.stages {
-		stages.Go(func() error { return st.Run(stageCtx) })
-	}
-	stopped := false
-	stopStages := func() {
-		if !stopped {
-			stopped = true
-			stop()
-			if err := stages.Wait(); err != nil {
-				t.Errorf("stage Run: %v", err)
-			}
-		}
-	}
-	defer stopStages()
-
+	// The deadline is twice the timeout, not the 30s of the daemon.
+	rig := startWebhookStages(t, sinks.WebhookConfig{URL: recv.URL, Timeout: timeout}, time.Millisecond, testLogger(t))
 	var versions []string
 	fetched := time.Date(2026, 11, 21, 11, 0, 0, 0, time.UTC)
 	for i := range items {
 		it := &pipeline.Item{ID: fmt.Sprintf("item-%02d", i), Feed: "afp", FeedURL: "https://example.org/afp.xml",
 			Title: fmt.Sprintf("Title %d", i), Fetched: fetched, Text: fmt.Sprintf("text of item %d", i)}
-		data, err := it.Marshal()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := b.js.Publish(ctx, subj.Tagged(), data, jetstream.WithMsgID("tagged."+it.Version())); err != nil {
-			t.Fatal(err)
-		}
+		rig.publish(it)
 		versions = append(versions, it.Version())
 	}
 
 	// Idle: every item acked. Then stop the stages, which also handles
 	// what a worker still holds, so a redelivered copy in its buffer
 	// reaches the receiver before the count.
-	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := pipeline.WaitIdle(wctx, b.js, []pipeline.ConsumerRef{{Stream: subj.StreamTagged(), Consumer: "sink-webhook"}}, 0); err != nil {
+	if err := rig.waitIdle("sink-webhook"); err != nil {
 		t.Fatal(err)
 	}
-	cons, err := b.js.Consumer(ctx, subj.StreamTagged(), "sink-webhook")
+	cons, err := rig.b.js.Consumer(t.Context(), rig.subj.StreamTagged(), "sink-webhook")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cc := cons.CachedInfo().Config; cc.AckWait != 2*timeout || cc.MaxAckPending != 4 {
 		t.Errorf("webhook consumer: ack deadline %s, at most %d unacked; want %s (twice the timeout) and 4", cc.AckWait, cc.MaxAckPending, 2*timeout)
 	}
-	stopStages()
+	rig.stopStages()
 
 	mu.Lock()
 	defer mu.Unlock()
@@ -175,44 +208,17 @@ func TestWebhookDownLog(t *testing.T) {
 	}))
 	defer recv.Close()
 
-	ctx := t.Context()
 	var buf bytes.Buffer // slog's handler serialises writes
 	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	b, err := openBroker(ctx, NATSConfig{DataDir: t.TempDir()}, "test", log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	subj := pipeline.MustSubjects("")
-	set, err := buildStages(ctx, b, subj, pipeline.StreamConfig{}, stageOptions{
-		sinks:   SinksConfig{Webhooks: []sinks.WebhookConfig{{Name: "alerts", URL: recv.URL + "/hook/TOKEN"}}},
-		dedup:   dedup.Config{Window: 72 * time.Hour},
-		workers: 1,
-	}, nil, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer set.Close()
-	stageCtx, stop := context.WithCancel(ctx)
-	var stages errgroup.Group
-	for _, st := range set.stages {
-		stages.Go(func() error { return st.Run(stageCtx) })
-	}
+	rig := startWebhookStages(t, sinks.WebhookConfig{Name: "alerts", URL: recv.URL + "/hook/TOKEN"}, 0, log)
 	fetched := time.Date(2026, 11, 21, 11, 0, 0, 0, time.UTC)
 	for i := range items {
 		id := fmt.Sprintf("item-%d", i)
 		if i == items-1 {
 			id = "rejected"
 		}
-		it := &pipeline.Item{ID: id, Feed: "afp", FeedURL: "https://example.org/afp.xml",
-			Title: "Title " + id, Fetched: fetched, Text: "text of " + id}
-		data, err := it.Marshal()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := b.js.Publish(ctx, subj.Tagged(), data, jetstream.WithMsgID("tagged."+it.Version())); err != nil {
-			t.Fatal(err)
-		}
+		rig.publish(&pipeline.Item{ID: id, Feed: "afp", FeedURL: "https://example.org/afp.xml",
+			Title: "Title " + id, Fetched: fetched, Text: "text of " + id})
 	}
 	// Until the receiver has seen every item: WaitIdle alone once passed
 	// before the stage had made its consumer (0 items sent, in 0.14 s).
@@ -224,13 +230,8 @@ func TestWebhookDownLog(t *testing.T) {
 			break
 		}
 	}
-	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	err = pipeline.WaitIdle(wctx, b.js, []pipeline.ConsumerRef{{Stream: subj.StreamTagged(), Consumer: "sink-webhook-alerts"}}, 0)
-	stop()
-	if serr := stages.Wait(); serr != nil {
-		t.Errorf("stage Run: %v", serr)
-	}
+	err := rig.waitIdle("sink-webhook-alerts")
+	rig.stopStages()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -319,44 +320,11 @@ func TestWebhookRetriesConfigured(t *testing.T) {
 	}))
 	defer recv.Close()
 
-	ctx := t.Context()
-	log := testLogger(t)
-	b, err := openBroker(ctx, NATSConfig{DataDir: t.TempDir()}, "test", log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	subj := pipeline.MustSubjects("")
-	set, err := buildStages(ctx, b, subj, pipeline.StreamConfig{}, stageOptions{
-		sinks:   SinksConfig{Webhooks: []sinks.WebhookConfig{{URL: recv.URL, MaxAttempts: 3, MaxBackoff: time.Second}}},
-		dedup:   dedup.Config{Window: 72 * time.Hour},
-		workers: 1,
-	}, nil, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer set.Close()
-	stageCtx, stop := context.WithCancel(ctx)
-	var stages errgroup.Group
-	for _, st := range set.stages {
-		stages.Go(func() error { return st.Run(stageCtx) })
-	}
-	it := &pipeline.Item{ID: "doomed", Feed: "afp", FeedURL: "https://example.org/afp.xml", Title: "Title",
-		Fetched: time.Date(2026, 11, 21, 11, 0, 0, 0, time.UTC), Text: "text"}
-	data, err := it.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.js.Publish(ctx, subj.Tagged(), data, jetstream.WithMsgID("tagged."+it.Version())); err != nil {
-		t.Fatal(err)
-	}
-	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	err = pipeline.WaitIdle(wctx, b.js, []pipeline.ConsumerRef{{Stream: subj.StreamTagged(), Consumer: "sink-webhook"}}, 0)
-	stop()
-	if serr := stages.Wait(); serr != nil {
-		t.Errorf("stage Run: %v", serr)
-	}
+	rig := startWebhookStages(t, sinks.WebhookConfig{URL: recv.URL, MaxAttempts: 3, MaxBackoff: time.Second}, 0, testLogger(t))
+	rig.publish(&pipeline.Item{ID: "doomed", Feed: "afp", FeedURL: "https://example.org/afp.xml", Title: "Title",
+		Fetched: time.Date(2026, 11, 21, 11, 0, 0, 0, time.UTC), Text: "text"})
+	err := rig.waitIdle("sink-webhook")
+	rig.stopStages()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -369,11 +337,11 @@ func TestWebhookRetriesConfigured(t *testing.T) {
 	if gap := at[2].Sub(at[1]); gap >= 4*time.Second {
 		t.Errorf("third attempt %s after the second, want about 1s (max_backoff), not the default 5s", gap)
 	}
-	dlq, err := b.js.Stream(ctx, subj.StreamDLQ())
+	dlq, err := rig.b.js.Stream(t.Context(), rig.subj.StreamDLQ())
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := dlq.GetLastMsgForSubject(ctx, subj.DeadLetter("webhook"))
+	m, err := dlq.GetLastMsgForSubject(t.Context(), rig.subj.DeadLetter("webhook"))
 	if err != nil {
 		t.Fatalf("dead letter of the webhook: %v", err)
 	}
