@@ -366,14 +366,7 @@ func TestHandleIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(first) != len(again) {
-		t.Fatalf("redelivery: %d outputs, first delivery %d", len(again), len(first))
-	}
-	for i := range first {
-		if first[i].MsgID != again[i].MsgID || first[i].Subject != again[i].Subject {
-			t.Errorf("redelivery output %d = %s %s, want %s %s", i, again[i].Subject, again[i].MsgID, first[i].Subject, first[i].MsgID)
-		}
-	}
+	sameOutputs(t, "redelivery", again, first)
 	var ev StoryEvent
 	if len(first) != 2 || json.Unmarshal(first[1].Data, &ev) != nil || ev.Event != EventCreated {
 		t.Fatalf("first delivery outputs %d, story event %+v; want item + created", len(first), ev)
@@ -543,5 +536,19 @@ func TestCatchUpFailsWhenLogUnreachable(t *testing.T) {
 		t.Logf("catchUp: %v", err)
 	case <-time.After(60 * time.Second):
 		t.Fatal("catchUp still retrying after 60s on a closed connection")
+	}
+}
+
+// sameOutputs checks that got are the outputs of the first delivery, want:
+// same subjects and message IDs, in order.
+func sameOutputs(t *testing.T, what string, got, want []pipeline.Output) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d outputs, want %d (those of the first delivery)", what, len(got), len(want))
+	}
+	for i := range want {
+		if got[i].Subject != want[i].Subject || got[i].MsgID != want[i].MsgID {
+			t.Errorf("%s: output %d = %s %s, want %s %s", what, i, got[i].Subject, got[i].MsgID, want[i].Subject, want[i].MsgID)
+		}
 	}
 }

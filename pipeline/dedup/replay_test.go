@@ -29,14 +29,7 @@ func TestHandleReplayedDeadLetter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(outs) != len(first) {
-		t.Fatalf("replayed dead letter after 48h: %d outputs, want %d (those of the first delivery)", len(outs), len(first))
-	}
-	for i := range first {
-		if outs[i].Subject != first[i].Subject || outs[i].MsgID != first[i].MsgID {
-			t.Errorf("replay output %d = %s %s, want %s %s", i, outs[i].Subject, outs[i].MsgID, first[i].Subject, first[i].MsgID)
-		}
-	}
+	sameOutputs(t, "replayed dead letter after 48h", outs, first)
 	if string(outs[0].Data) != string(first[0].Data) {
 		t.Errorf("replayed item = %s, want %s", outs[0].Data, first[0].Data)
 	}
