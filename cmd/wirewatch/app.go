@@ -199,7 +199,7 @@ func buildStages(ctx context.Context, b *broker, subj pipeline.Subjects, sc pipe
 		return nil, err
 	}
 	if c := o.sinks.JSONL; c.Path != "" {
-		j, err := sinks.OpenJSONL(c.Path, c.Fsync)
+		j, err := sinks.OpenJSONL(c.sinkConfig())
 		if err != nil {
 			return fail(err)
 		}

@@ -126,10 +126,22 @@ type SinksConfig struct {
 	NATSTags *bool                 `yaml:"nats_tags"`
 }
 
-// JSONLConfig is the JSON-lines file sink.
+// JSONLConfig is the JSON-lines file sink (sinks.JSONLConfig in YAML).
 type JSONLConfig struct {
-	Path  string `yaml:"path"`
-	Fsync bool   `yaml:"fsync"`
+	Path     string   `yaml:"path"`
+	Fsync    bool     `yaml:"fsync"`
+	MaxSize  ByteSize `yaml:"max_size"`
+	MaxFiles int      `yaml:"max_files"`
+}
+
+// DefaultJSONLMaxSize is sinks.jsonl.max_size when the config says nothing:
+// the sink keeps the versions of the current and previous file in memory
+// (about 100 bytes each) and reads them back at start, so one file must
+// not grow forever.
+const DefaultJSONLMaxSize = 256 << 20
+
+func (c JSONLConfig) sinkConfig() sinks.JSONLConfig {
+	return sinks.JSONLConfig{Path: c.Path, Fsync: c.Fsync, MaxSize: int64(c.MaxSize), MaxFiles: c.MaxFiles}
 }
 
 // HTTPConfig is the ops endpoint (/metrics, /healthz, /readyz).
@@ -222,7 +234,7 @@ func defaultConfig(getenv func(string) string) Config {
 		Poller: PollerConfig{MaxBody: 15 << 20},
 		Rules:  nil, // the built-in gazetteer only; bundled summit rules: testdata/rules/summit.yaml
 		Dedup:  DedupConfig{Window: 72 * time.Hour, Workers: 1},
-		Sinks:  SinksConfig{NATSTags: &t},
+		Sinks:  SinksConfig{NATSTags: &t, JSONL: JSONLConfig{MaxSize: DefaultJSONLMaxSize}},
 		HTTP:   HTTPConfig{Listen: "127.0.0.1:9464"},
 		Log:    LogConfig{Level: "info", Format: "text", Summary: 5 * time.Minute},
 	}
@@ -834,6 +846,9 @@ func (c *Config) Validate() error {
 		if err := checkFilePath(c.Sinks.JSONL.Path); err != nil {
 			bad("sinks.jsonl.path", "%v", err)
 		}
+	}
+	if c.Sinks.JSONL.MaxFiles < 0 {
+		bad("sinks.jsonl.max_files", "%d: want 0 (keep every rotated file) or more", c.Sinks.JSONL.MaxFiles)
 	}
 	if c.Sinks.SQLite.Path != "" {
 		if err := checkFilePath(c.Sinks.SQLite.Path); err != nil {

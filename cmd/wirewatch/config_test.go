@@ -172,6 +172,27 @@ func TestLoadConfig(t *testing.T) {
 			wantErr: []string{"sinks.webhooks[1].name: required when there are several webhooks (webhooks[0] has none either"}},
 		{name: "webhook names that fold together", yaml: "sinks:\n  webhooks:\n    - {name: Slack Alerts, url: https://example.org/a}\n    - {name: slack_alerts, url: https://example.org/b}\n",
 			wantErr: []string{`sinks.webhooks[1].name: "slack_alerts": webhooks[0] ("Slack Alerts") has the same name`}},
+		// JSONL rotation: the default size, a size of one's own, 0 to turn it off.
+		{name: "jsonl rotation default", yaml: "sinks:\n  jsonl: {path: items.jsonl}\n",
+			check: func(t *testing.T, c Config) {
+				if j := c.Sinks.JSONL.sinkConfig(); j.MaxSize != DefaultJSONLMaxSize || j.MaxFiles != 0 {
+					t.Errorf("jsonl max_size, max_files = %d, %d, want %d, 0", j.MaxSize, j.MaxFiles, DefaultJSONLMaxSize)
+				}
+			}},
+		{name: "jsonl rotation", yaml: "sinks:\n  jsonl: {path: items.jsonl, max_size: 64MiB, max_files: 5}\n",
+			check: func(t *testing.T, c Config) {
+				if j := c.Sinks.JSONL.sinkConfig(); j.MaxSize != 64<<20 || j.MaxFiles != 5 {
+					t.Errorf("jsonl max_size, max_files = %d, %d, want 64MiB, 5", j.MaxSize, j.MaxFiles)
+				}
+			}},
+		{name: "jsonl rotation off", yaml: "sinks:\n  jsonl: {path: items.jsonl, max_size: 0}\n",
+			check: func(t *testing.T, c Config) {
+				if c.Sinks.JSONL.MaxSize != 0 {
+					t.Errorf("jsonl max_size = %d, want 0", c.Sinks.JSONL.MaxSize)
+				}
+			}},
+		{name: "jsonl rotation bad", yaml: "sinks:\n  jsonl: {path: items.jsonl, max_size: -1, max_files: -2}\n",
+			wantErr: []string{`bad size "-1"`, "sinks.jsonl.max_files: -2: want 0 (keep every rotated file) or more"}},
 		// Webhook retries: attempts and the backoff cap, in range and within nats.retention.
 		{name: "webhook retries", yaml: "sinks:\n  webhooks:\n    - {url: https://example.org/h, max_attempts: 3, max_backoff: 1m}\n",
 			check: func(t *testing.T, c Config) {
