@@ -159,12 +159,14 @@ func (p *Poller) pageHosts() *hosts {
 
 // stripBoilerplate removes the blocks that recur across many items of one
 // feed (a standard footer, a sign-up line), learnt per feed over the items
-// of this and earlier fetches. The whole document is learnt before any
-// item is stripped, so a first fetch with twenty footers already loses
+// of this and earlier fetches (learn: the document's items not published
+// again, which a learner restarted with the process has not seen; then
+// items, which it strips). The whole document is learnt before any item is
+// stripped, so a first fetch with twenty footers already loses
 // them. ContentHash stays the hash of the text as the feed gave it: an
 // item's version must not change when wirewatch learns its feed's footer,
 // or every item still in the feed would come back as an update.
-func (p *Poller) stripBoilerplate(feed string, items []pipeline.Item) {
+func (p *Poller) stripBoilerplate(feed string, learn, items []pipeline.Item) {
 	p.boilerMu.Lock()
 	bp, ok := p.boiler[feed]
 	if !ok {
@@ -172,6 +174,9 @@ func (p *Poller) stripBoilerplate(feed string, items []pipeline.Item) {
 		p.boiler[feed] = bp
 	}
 	p.boilerMu.Unlock()
+	for i := range learn { // Learn ignores a text it learnt recently
+		bp.Learn(learn[i].Text)
+	}
 	for i := range items {
 		bp.Learn(items[i].Text)
 	}

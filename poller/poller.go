@@ -39,6 +39,9 @@ type Result struct {
 	URL     string
 	MovedTo string
 	Items   int // items published
+	// Known counts the items of a changed document that the feed's
+	// previous document already had, unchanged: not published again.
+	Known int
 	// Skipped lists the entries of the document the parser left out (no
 	// title, link or text), each with its position and why.
 	Skipped []parser.Skip
@@ -539,7 +542,7 @@ func (p *Poller) pollLocked(ctx context.Context, i int, viaSchedule bool) (Resul
 	case OutcomeGone:
 		log.Warn("feed is gone (410), no longer polled", "url", res.URL)
 	default:
-		log.Debug("polled", "outcome", res.Outcome, "items", res.Items, "next", res.NextDue)
+		log.Debug("polled", "outcome", res.Outcome, "items", res.Items, "known", res.Known, "next", res.NextDue)
 	}
 	return res, ferr
 }
@@ -587,19 +590,23 @@ func (p *Poller) fetch(ctx context.Context, f Feed, st *FeedState, now time.Time
 			if err != nil {
 				return p.failed(ctx, f, st, res, now, err) // "parse feed <name>: …"
 			}
-			items := doc.Items
 			if len(doc.Skipped) > 0 {
 				res.Skipped = doc.Skipped
 				p.log.Warn("feed entries skipped", "feed", f.Name, "skipped", len(doc.Skipped),
-					"first", doc.Skipped[0].String(), "items", len(items))
+					"first", doc.Skipped[0].String(), "items", len(doc.Items))
 			}
+			items, seen := unseen(doc.Items, st.Seen)
+			res.Known = len(doc.Items) - len(items)
+			var learn []pipeline.Item
 			switch {
 			case f.FullText:
 				items = p.fullText(ctx, f, items, now, nil)
 			case f.FullTextTeasers:
 				items = p.fullText(ctx, f, items, now, func(it *pipeline.Item) bool { return parser.IsTeaser(it.Text, "") })
+			default:
+				learn = doc.Items // the known items too: a restarted learner needs them
 			}
-			p.stripBoilerplate(f.Name, items)
+			p.stripBoilerplate(f.Name, learn, items)
 			if len(items) > 0 {
 				if err := p.pub.Publish(ctx, f.Name, items); err != nil {
 					// Not the feed's fault: keep the old validators and hash
@@ -613,6 +620,7 @@ func (p *Poller) fetch(ctx context.Context, f Feed, st *FeedState, now time.Time
 				}
 			}
 			st.BodyHash = hash
+			st.Seen = seen
 			st.Changed++
 			st.Items += uint64(len(items))
 			st.LastChange = now
@@ -631,6 +639,41 @@ func (p *Poller) fetch(ctx context.Context, f Feed, st *FeedState, now time.Time
 	st.Interval = interval(p.cfg, f, h)
 	res.NextDue = now.Add(jitter(st.Interval, p.cfg.Jitter, p.cfg.MaxInterval))
 	return res, nil
+}
+
+// maxSeen bounds FeedState.Seen: the items of a larger document beyond it
+// are published at every change of the document (and dropped downstream
+// as re-polls), as they were before FeedState.Seen.
+const maxSeen = 5000
+
+// seenKey is what FeedState.Seen holds of an item as parsed (before full
+// text and boilerplate stripping, which may change between polls): its
+// version, shortened. 64 bits: a collision among a feed's items, which
+// would hold one back, is a one-in-10^12 chance for a feed of 5,000.
+func seenKey(it *pipeline.Item) string {
+	sum := sha256.Sum256([]byte(it.Version()))
+	return hex.EncodeToString(sum[:8])
+}
+
+// unseen returns the items whose version was not in the feed's previous
+// document (keys prev), and the keys of this document's items.
+func unseen(items []pipeline.Item, prev []string) ([]pipeline.Item, []string) {
+	known := make(map[string]bool, len(prev))
+	for _, k := range prev {
+		known[k] = true
+	}
+	var out []pipeline.Item
+	keys := make([]string, 0, min(len(items), maxSeen))
+	for i := range items {
+		k := seenKey(&items[i])
+		if !known[k] {
+			out = append(out, items[i])
+		}
+		if len(keys) < maxSeen {
+			keys = append(keys, k)
+		}
+	}
+	return out, keys
 }
 
 // failed records a failed fetch in st and decides when to try again.

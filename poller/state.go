@@ -55,6 +55,11 @@ type FeedState struct {
 	// configured URL changes.
 	Gone bool `json:"gone,omitempty"`
 
+	// Seen holds a short key of each item version of the last document
+	// published (at most maxSeen): an item the next document still
+	// carries unchanged is not published again, however long it stays.
+	Seen []string `json:"seen,omitempty"`
+
 	Fetches     uint64 `json:"fetches,omitempty"`
 	NotModified uint64 `json:"not_modified,omitempty"`
 	Unchanged   uint64 `json:"unchanged,omitempty"`

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -441,4 +442,74 @@ func TestHostGapSharedBetweenInstances(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestKnownItemsNotRepublished: a feed document that changes publishes only
+// its new and edited items, also after a restart on the same KV state (the
+// items a feed keeps for weeks would otherwise be published at every change,
+// and dedup, which forgets identities after keep_ids, would take the old
+// ones for new).
+func TestKnownItemsNotRepublished(t *testing.T) {
+	item := func(id, title string) string {
+		return fmt.Sprintf(`<item><title>%s</title><link>https://example.com/%s</link><guid>%s</guid>
+<pubDate>Mon, 02 Jan 2006 15:04:05 GMT</pubDate><description>Body of %s, long enough to be text.</description></item>`, title, id, id, id)
+	}
+	doc := func(build string, items ...string) string {
+		return `<?xml version="1.0"?><rss version="2.0"><channel><title>k</title><link>https://example.com/</link>` +
+			`<lastBuildDate>` + build + `</lastBuildDate>` + strings.Join(items, "") + `</channel></rss>`
+	}
+	a, b, c, d := item("a", "A"), item("b", "B"), item("c", "C"), item("d", "D")
+	bEdited := item("b", "B, corrected")
+	var body atomic.Value
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(body.Load().(string)))
+	}))
+	defer web.Close()
+	feeds := []Feed{{Name: "k", URL: web.URL + "/k"}}
+	cfg := localConfig(t, web)
+	dir := t.TempDir()
+	ns := startNATS(t, dir)
+	store, nc, _ := openKV(t, ns, cfg.LeaseTTL)
+
+	pub := newRecorder()
+	p := mustNew(t, cfg, feeds, pub, store)
+	steps := []struct {
+		name    string
+		doc     string
+		restart bool
+		want    []string // titles published
+		known   int
+	}{
+		{"first poll", doc("1", a, b), false, []string{"A", "B"}, 0},
+		{"a new item", doc("2", c, a, b), false, []string{"C"}, 2},
+		{"an edit", doc("3", c, a, bEdited), false, []string{"B, corrected"}, 2},
+		{"only the build date changed", doc("4", c, a, bEdited), false, nil, 3},
+		{"after a restart", doc("5", d, c, a, bEdited), true, []string{"D"}, 3},
+		{"an item dropped and back", doc("6", d, c, bEdited), false, nil, 3},
+		{"", doc("7", d, c, a, bEdited), false, []string{"A"}, 3},
+	}
+	for _, s := range steps {
+		if s.restart {
+			nc.Close()
+			ns.Shutdown()
+			ns = startNATS(t, dir)
+			store, nc, _ = openKV(t, ns, cfg.LeaseTTL)
+			p = mustNew(t, cfg, feeds, pub, store)
+		}
+		body.Store(s.doc)
+		pub.items["k"] = nil
+		res, err := p.Poll(t.Context(), "k")
+		if err != nil || res.Outcome != OutcomeChanged {
+			t.Fatalf("%s: Poll = %+v, %v; want changed", s.name, res, err)
+		}
+		var got []string
+		for _, it := range pub.items["k"] {
+			got = append(got, it.Title)
+		}
+		if !slices.Equal(got, s.want) || res.Items != len(s.want) || res.Known != s.known {
+			t.Errorf("%s: published %q (Items %d, Known %d), want %q (known %d)", s.name, got, res.Items, res.Known, s.want, s.known)
+		}
+	}
+	nc.Close()
+	ns.Shutdown()
 }
