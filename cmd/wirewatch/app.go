@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -88,6 +89,10 @@ func openBroker(ctx context.Context, c NATSConfig, name string, log *slog.Logger
 		}
 		nc, err := nats.Connect(c.URL, opts...)
 		if err != nil {
+			if _, ok := errors.AsType[*url.Error](err); ok {
+				// url.Parse's message quotes the URL, password and all.
+				err = errors.New("a URL does not parse (" + natsURLWant + ")")
+			}
 			return nil, fmt.Errorf("connect to nats %s: %w", redactURL(c.URL), err)
 		}
 		b.nc = nc

@@ -815,13 +815,18 @@ func (c *Config) Validate() error {
 		if c.NATS.MaxStore < MinMaxStore {
 			bad("nats.max_store", "%s: want at least %s (the embedded server cannot store items in less)", c.NATS.MaxStore, ByteSize(MinMaxStore))
 		}
-	} else if p := c.NATS.Credentials; p != "" {
-		// run reads it when it connects: a missing file would stop it
-		// there, after config check said ok.
-		if st, err := os.Stat(p); err != nil {
-			bad("nats.credentials", "%q: %v", p, pathErr(err))
-		} else if st.IsDir() {
-			bad("nats.credentials", "%q is a directory: want a .creds file", p)
+	} else {
+		for _, err := range checkNATSURLs(c.NATS.URL) {
+			bad("nats.url", "%v", err)
+		}
+		if p := c.NATS.Credentials; p != "" {
+			// run reads it when it connects: a missing file would stop it
+			// there, after config check said ok.
+			if st, err := os.Stat(p); err != nil {
+				bad("nats.credentials", "%q: %v", p, pathErr(err))
+			} else if st.IsDir() {
+				bad("nats.credentials", "%q is a directory: want a .creds file", p)
+			}
 		}
 	}
 	if c.NATS.Replicas < 1 || c.NATS.Replicas > 5 {
@@ -980,6 +985,40 @@ func sameURL(raw string) string {
 	}
 	u.Scheme, u.Host = strings.ToLower(u.Scheme), strings.ToLower(u.Host)
 	return u.String()
+}
+
+// natsURLWant is what nats.url takes, for messages.
+const natsURLWant = "want nats://[user:password@]host[:port] (or tls://, ws://, wss://), comma-separated"
+
+// checkNATSURLs checks each comma-separated URL of nats.url as the NATS
+// client reads it (a URL without a scheme is nats://): it must parse, with
+// the scheme nats, tls, ws or wss and a host. The messages show each URL
+// redacted, never url.Parse's error, which quotes it, password and all.
+func checkNATSURLs(s string) []error {
+	var errs []error
+	n := 0
+	for u := range strings.SplitSeq(s, ",") {
+		if u = strings.TrimSpace(u); u == "" {
+			continue
+		}
+		n++
+		if !strings.Contains(u, "://") {
+			u = "nats://" + u
+		}
+		p, err := url.Parse(u)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("%q does not parse: %s", redactURL(u), natsURLWant))
+		case p.Scheme != "nats" && p.Scheme != "tls" && p.Scheme != "ws" && p.Scheme != "wss":
+			errs = append(errs, fmt.Errorf("%q: scheme %q: %s", redactURL(u), p.Scheme, natsURLWant))
+		case p.Hostname() == "":
+			errs = append(errs, fmt.Errorf("%q: no host: %s", redactURL(u), natsURLWant))
+		}
+	}
+	if n == 0 {
+		errs = append(errs, fmt.Errorf("%q: no URL: %s", s, natsURLWant))
+	}
+	return errs
 }
 
 // checkListen accepts "" and "off" (no listener) and host:port with a
@@ -1157,11 +1196,18 @@ func (c Config) redacted() Config {
 	return c
 }
 
+// redactURL hides the user information of a URL, or of a comma-separated
+// list of them (nats.url): everything from after the first scheme (or
+// from the start, when a URL without a scheme comes first) to the last
+// "@".
 func redactURL(s string) string {
 	at := strings.LastIndex(s, "@")
-	scheme := strings.Index(s, "://")
-	if at < 0 || scheme < 0 || at < scheme {
+	if at < 0 {
 		return s
 	}
-	return s[:scheme+3] + "<redacted>" + s[at:]
+	start := 0
+	if scheme := strings.Index(s, "://"); scheme >= 0 && scheme < strings.Index(s, "@") {
+		start = scheme + 3
+	}
+	return s[:start] + "<redacted>" + s[at:]
 }

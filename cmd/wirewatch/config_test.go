@@ -165,6 +165,21 @@ func TestLoadConfig(t *testing.T) {
 			wantErr: []string{`WIREWATCH_NATS_CREDENTIALS: "/nonexistent/x.creds": no such file or directory`}},
 		{name: "credentials file that exists", yaml: "nats:\n  url: nats://127.0.0.1:4222\n  credentials: $DIR/wirewatch.yaml\n"},
 
+		// nats.url: each comma-separated URL parses, with a NATS scheme and a
+		// host; a message shows it redacted, never url.Parse's error.
+		{name: "nats.url does not parse", yaml: "nats:\n  url: \"nats://user:s3cret@bad host:4222\"\n",
+			wantErr: []string{`nats.url: "nats://<redacted>@bad host:4222" does not parse: want nats://[user:password@]host[:port]`},
+			notWant: []string{"s3cret", "invalid character"}, lines: 1},
+		{name: "nats.url second URL does not parse", yaml: "nats:\n  url: \"nats://a:4222, user:pw#x@b:4222\"\n",
+			wantErr: []string{`nats.url: "nats://<redacted>@b:4222" does not parse`}, notWant: []string{"user:pw", "pw#x"}, lines: 1},
+		{name: "nats.url bad scheme and no host", yaml: "nats:\n  url: \"http://u:s3cret@h:4222,nats://:4222\"\n",
+			wantErr: []string{`nats.url: "http://<redacted>@h:4222": scheme "http": want nats://`, `nats.url: "nats://:4222": no host`},
+			notWant: []string{"s3cret"}, lines: 2},
+		{name: "nats.url with no URL", yaml: "nats:\n  url: \" , \"\n", wantErr: []string{`nats.url: " , ": no URL`}},
+		{name: "nats.url from the environment does not parse", env: map[string]string{"WIREWATCH_NATS_URL": "nats://user:s3cret@[::1:4222"},
+			wantErr: []string{`WIREWATCH_NATS_URL: "nats://<redacted>@[::1:4222" does not parse`}, notWant: []string{"s3cret"}},
+		{name: "nats.url seeds", yaml: "nats:\n  url: \"nats://u:p@h1:4222, tls://h2,h3:4222,ws://h4:8080/\"\n"},
+
 		// Webhook names: one webhook needs none; several must differ.
 		{name: "one webhook without a name", yaml: "sinks:\n  webhooks:\n    - url: https://example.org/h\n"},
 		{name: "one unnamed among named webhooks", yaml: "sinks:\n  webhooks:\n    - url: https://example.org/h\n    - {name: b, url: https://example.org/b}\n"},
@@ -335,6 +350,38 @@ func TestRedact(t *testing.T) {
 	r := c.redacted()
 	if strings.Contains(r.NATS.URL, "secret") || r.NATS.Credentials != "<redacted>" {
 		t.Errorf("redacted() = %+v", r.NATS)
+	}
+	// nats.url may be several URLs, with or without a scheme.
+	for u, want := range map[string]string{
+		"nats://host:4222":                        "nats://host:4222",
+		"user:secret@host:4222":                   "<redacted>@host:4222",
+		"user:secret@h1:4222,nats://h2:4222":      "<redacted>@h1:4222,nats://h2:4222",
+		"nats://a:secret@h1,nats://b:secret@h2":   "nats://<redacted>@h2",
+		"nats://h1,user:secret@h2":                "nats://<redacted>@h2",
+		"nats://user:s3cret@bad host:4222":        "nats://<redacted>@bad host:4222",
+		"nats://user:pa#ss@host:4222,tls://other": "nats://<redacted>@host:4222,tls://other",
+	} {
+		if got := redactURL(u); got != want {
+			t.Errorf("redactURL(%q) = %q, want %q", u, got, want)
+		}
+	}
+}
+
+// TestConfigCheckNATSURL checks that 'config check' of a nats.url that does
+// not parse prints its password nowhere.
+func TestConfigCheckNATSURL(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "wirewatch.yaml")
+	if err := os.WriteFile(path, []byte("nats:\n  url: \"nats://user:s3cret@bad host:4222\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb strings.Builder
+	err := run(t.Context(), []string{"config", "check", "-c", path}, stdio{out: &out, err: &errb, getenv: env(map[string]string{"HOME": dir})})
+	if err == nil || !strings.Contains(err.Error(), `nats.url: "nats://<redacted>@bad host:4222" does not parse`) {
+		t.Errorf("config check: %v, want a nats.url problem", err)
+	}
+	if all := out.String() + errb.String() + fmt.Sprint(err); strings.Contains(all, "s3cret") {
+		t.Errorf("config check printed the password:\n%s", all)
 	}
 }
 
