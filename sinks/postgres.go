@@ -46,23 +46,46 @@ func (c PostgresConfig) Validate() error {
 	return nil
 }
 
-// Redacted returns a copy of c safe to print, the DSN's password replaced.
+// Redacted returns a copy of c safe to print, the DSN's password and
+// sslpassword replaced. A URL-form DSN that url.Parse cannot read as libpq
+// does is REDACTED as a whole.
 func (c PostgresConfig) Redacted() PostgresConfig {
 	if c.DSN == "" {
 		return c
 	}
-	if u, err := url.Parse(c.DSN); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+	if scheme := strings.Index(c.DSN, "://"); scheme >= 0 {
+		u, err := url.Parse(c.DSN)
+		var q url.Values
+		if err == nil {
+			q, err = url.ParseQuery(u.RawQuery)
+		}
+		// libpq's user information runs to the first "@" before any "/":
+		// with a "?" or "#" in it (postgres://u:12#34@db), url.Parse
+		// reads part of the password as the port and the rest as the
+		// query or fragment.
+		rest := c.DSN[scheme+3:]
+		if i := strings.IndexAny(rest, "@/"); err != nil || i >= 0 && rest[i] == '@' && strings.ContainsAny(rest[:i], "?#") {
+			c.DSN = "REDACTED"
+			return c
+		}
 		if _, has := u.User.Password(); has {
 			u.User = url.UserPassword(u.User.Username(), "REDACTED")
 		}
-		if q := u.Query(); q.Has("password") {
-			q.Set("password", "REDACTED")
+		changed := false
+		for _, k := range []string{"password", "sslpassword"} {
+			if q.Has(k) {
+				q.Set(k, "REDACTED")
+				changed = true
+			}
+		}
+		if changed {
 			u.RawQuery = q.Encode()
 		}
 		c.DSN = u.String()
 		return c
 	}
-	// key=value form: password=... (possibly quoted) up to the next space.
+	// key=value form: password=... (and so sslpassword=...), possibly
+	// quoted, up to the next space.
 	c.DSN = dsnPassword.ReplaceAllString(c.DSN, "${1}REDACTED")
 	return c
 }

@@ -343,6 +343,16 @@ func TestPostgresConfig(t *testing.T) {
 		{"postgres://db/news", false, "postgres://db/news"},
 		{"", true, ""},
 		{"postgres://ww:SECRET@db:5432/news?sslmode=bogus", true, "postgres://ww:REDACTED@db:5432/news?sslmode=bogus"},
+		// sslpassword (the client key's) in either form.
+		{"postgres://ww@db/news?sslpassword=SECRET&sslmode=verify-full", false, "postgres://ww@db/news?sslmode=verify-full&sslpassword=REDACTED"},
+		{"host=db sslpassword=SECRET sslmode=verify-full", false, "host=db sslpassword=REDACTED sslmode=verify-full"},
+		// URLs url.Parse does not read as libpq does: REDACTED whole.
+		{"postgres://ww:p%SECRET@db:5432/news", true, "REDACTED"},      // not a %-escape: neither parses it
+		{"postgres://ww:pa#SECRET@db:5432/news", false, "REDACTED"},    // url.Parse fails
+		{"postgres://ww:12#SECRET@db:5432/news", false, "REDACTED"},    // url.Parse: port 12, fragment SECRET@…
+		{"postgres://ww:1234?SECRET@db/news", false, "REDACTED"},       // url.Parse: port 1234, query SECRET@…
+		{"postgres://db/news?sslpassword=SECRET%zz", true, "REDACTED"}, // the query does not parse
+		{"postgres://ww:SECRET@h1:5432,h2:5433/news", false, "postgres://ww:REDACTED@h1:5432,h2:5433/news"},
 	}
 	for _, tt := range tests {
 		c := PostgresConfig{DSN: tt.dsn}
