@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -102,6 +103,15 @@ type StageConfig struct {
 	// DeadLetter is the subject for messages given up on; empty disables
 	// dead-lettering (the message is terminated and logged).
 	DeadLetter string
+	// HandleTimeout is the longest one Handle call may take (a sink's
+	// write timeout, lock wait included); the handler's context ends
+	// after it. 0: AckWait, for handlers that are fast or bound
+	// themselves. When set, a worker pulls no more than
+	// AckWait/(2×HandleTimeout) messages at a time (at least one): a
+	// message waits in the buffer behind the slow ones before it, with its
+	// ack deadline running since delivery. NewStage takes it from a
+	// handler with a HandleTimeout method when the config has none.
+	HandleTimeout time.Duration
 }
 
 func (c StageConfig) withDefaults() StageConfig {
@@ -117,8 +127,14 @@ func (c StageConfig) withDefaults() StageConfig {
 	if len(c.BackOff) == 0 {
 		c.BackOff = []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * time.Minute, 10 * time.Minute}
 	}
+	if c.HandleTimeout > 0 {
+		c.Batch = max(1, min(c.Batch, int(c.AckWait/(2*c.HandleTimeout))))
+	}
 	return c
 }
+
+// handleTimeout is what the handler's context allows one call.
+func (c StageConfig) handleTimeout() time.Duration { return cmp.Or(c.HandleTimeout, c.AckWait) }
 
 // Consumer returns the durable consumer configuration of the stage.
 func (c StageConfig) Consumer() jetstream.ConsumerConfig {
@@ -167,6 +183,9 @@ type Stage struct {
 // scoped with the stage's name; give it more context (a sink's redacted
 // address) with log.With.
 func NewStage(js jetstream.JetStream, cfg StageConfig, h Handler, metrics *Metrics, log *slog.Logger) *Stage {
+	if ht, ok := h.(interface{ HandleTimeout() time.Duration }); ok && cfg.HandleTimeout == 0 {
+		cfg.HandleTimeout = ht.HandleTimeout()
+	}
 	cfg = cfg.withDefaults()
 	log = log.With("stage", cfg.Name)
 	return &Stage{js: js, cfg: cfg, h: h, log: log, metrics: metrics, health: newHealth(cfg.Name, metrics, log)}
@@ -249,7 +268,17 @@ func (s *Stage) Run(ctx context.Context) error {
 		close(flights)
 		acker.Wait()
 	}()
-	for {
+	// The server starts a message's ack deadline when it delivers it, into
+	// the iterator's buffer; its handling starts when its turn comes. The
+	// iterator has at most Batch messages buffered or requested, so the
+	// n-th message taken was delivered after the (n-Batch)-th was taken:
+	// taken holds those times, oldest overwritten (see keepAlive).
+	taken := make([]time.Time, max(s.cfg.Batch, 1))
+	started := time.Now()
+	for i := range taken {
+		taken[i] = started
+	}
+	for n := 0; ; n++ {
 		msg, err := it.Next()
 		if err != nil {
 			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
@@ -289,13 +318,68 @@ func (s *Stage) Run(ctx context.Context) error {
 			}
 			continue
 		}
-		hctx, cancel := context.WithTimeout(grace, s.cfg.AckWait)
-		f := s.begin(hctx, msg)
+		now := time.Now()
+		slot := &taken[n%len(taken)]
+		alive := s.keepAlive(msg, now.Sub(*slot))
+		*slot = now
+		hctx, cancel := context.WithTimeout(grace, s.cfg.handleTimeout())
+		f := s.begin(hctx, msg, alive)
 		cancel()
 		if f != nil {
 			flights <- f
 		}
 	}
+}
+
+// keepAlive keeps the server from delivering msg again while it is in
+// hand: a slow handler (a sink whose database waits on a lock) would
+// otherwise see the messages behind it in the buffer pass their ack
+// deadline and come back, to be handled twice and to use up attempts
+// that were never made. waited bounds how long msg may have been
+// buffered already: from that and every AckWait/3 after, until stop, it
+// tells the server the message is in progress, which restarts its
+// deadline. A fast stage, whose messages wait less, sends nothing.
+func (s *Stage) keepAlive(msg jetstream.Msg, waited time.Duration) *keepAlive {
+	every := s.cfg.AckWait / 3
+	k := &keepAlive{}
+	progress := func() {
+		if err := msg.InProgress(); err != nil {
+			s.log.Debug("in-progress ack failed", "err", err)
+		}
+	}
+	if waited >= every {
+		progress()
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.t = time.AfterFunc(every, func() {
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		if k.done {
+			return
+		}
+		progress()
+		k.t.Reset(every)
+	})
+	return k
+}
+
+// keepAlive is the timer of Stage.keepAlive.
+type keepAlive struct {
+	mu   sync.Mutex
+	t    *time.Timer
+	done bool
+}
+
+// stop ends the keep-alive: call it before msg is acked or nakked.
+func (k *keepAlive) stop() {
+	if k == nil {
+		return
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.done = true
+	k.t.Stop()
 }
 
 // errShutdown ends the handlers' contexts ShutdownGrace after Run was
@@ -313,17 +397,19 @@ type flight struct {
 	log       *slog.Logger
 	seq       uint64 // of the attempt, for the stage's health
 	untried   bool   // the handler left the item alone (NotAttempted)
+	alive     *keepAlive
 }
 
 // begin decodes and handles msg and starts publishing its outputs. It
 // returns nil when the message was already settled (retry or dead letter).
-func (s *Stage) begin(ctx context.Context, msg jetstream.Msg) *flight {
-	f := &flight{msg: msg, start: time.Now(), delivered: 1, log: s.log}
+func (s *Stage) begin(ctx context.Context, msg jetstream.Msg, alive *keepAlive) *flight {
+	f := &flight{msg: msg, start: time.Now(), delivered: 1, log: s.log, alive: alive}
 	if md, err := msg.Metadata(); err == nil {
 		f.delivered = md.NumDelivered
 	}
 	if to := msg.Headers().Get(HeaderReplayFor); to != "" {
 		if to != s.cfg.Name {
+			alive.stop()
 			s.skip(msg, to)
 			return nil
 		}
@@ -331,6 +417,7 @@ func (s *Stage) begin(ctx context.Context, msg jetstream.Msg) *flight {
 	}
 	it, err := Unmarshal(msg.Data())
 	if err != nil {
+		alive.stop()
 		s.giveUp(ctx, msg, Permanent(err), f.delivered)
 		return nil
 	}
@@ -413,6 +500,7 @@ func (s *Stage) finish(f *flight) {
 	if !f.untried {
 		s.health.succeeded(f.seq)
 	}
+	f.alive.stop()
 	if err := f.msg.Ack(); err != nil {
 		// The outputs are published with MsgIDs: a redelivery is harmless.
 		f.log.Warn("ack failed", "err", err)
@@ -426,6 +514,7 @@ func (s *Stage) finish(f *flight) {
 // retryable error counts against the stage's health, unless shutdown cut
 // the attempt off.
 func (s *Stage) retry(ctx context.Context, f *flight, err error, cutOff bool) {
+	f.alive.stop()
 	permanent := IsPermanent(err)
 	if !permanent && !cutOff {
 		s.health.failed(f.seq, f.log, err, f.delivered)

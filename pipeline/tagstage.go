@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
+	"time"
 )
 
 // Tagger sets an item's Tags and Entities. pipeline/tag provides one.
@@ -67,9 +68,23 @@ func SinkConfig(subj Subjects, name string) StageConfig {
 	}
 }
 
-// SinkHandler adapts a Sink to a Handler with no outputs.
+// SinkHandler adapts a Sink to a Handler with no outputs. A sink with a
+// HandleTimeout method (the longest a Write may take) passes it on to
+// the stage (see StageConfig.HandleTimeout).
 func SinkHandler(s Sink) Handler {
-	return HandlerFunc(func(ctx context.Context, it *Item) ([]Output, error) {
+	h := HandlerFunc(func(ctx context.Context, it *Item) ([]Output, error) {
 		return nil, s.Write(ctx, it)
 	})
+	if ht, ok := s.(interface{ HandleTimeout() time.Duration }); ok {
+		return timedHandler{h, ht.HandleTimeout}
+	}
+	return h
 }
+
+// timedHandler is a Handler with a HandleTimeout method.
+type timedHandler struct {
+	HandlerFunc
+	timeout func() time.Duration
+}
+
+func (h timedHandler) HandleTimeout() time.Duration { return h.timeout() }
