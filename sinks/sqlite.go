@@ -87,6 +87,10 @@ type SQLite struct {
 	db   *sql.DB
 	file os.FileInfo // the database file as opened, to notice its replacement
 	wal  os.FileInfo // its write-ahead log as opened, if any
+	// reopen is set while db is closed after the file was deleted or
+	// replaced and reopening the path failed (its directory gone, the
+	// disk full): the next write or prune tries again.
+	reopen bool
 	// Prepared once: parsing SQL was a fifth of the cost of a write.
 	stmtVersion, stmtUpsert, stmtClearTags, stmtTag, stmtClearEntities, stmtEntity *sql.Stmt
 }
@@ -217,17 +221,24 @@ func (s *SQLite) open() error {
 // nobody can read any more). It then reopens the path, creating a new
 // database if the file is gone, and returns an error saying so, which
 // makes the stage retry the item into the new file and log the event. The
-// items stored before are only in the old file.
+// items stored before are only in the old file. When that reopen failed,
+// the next call tries it again (and returns nil if it succeeds).
 func (s *SQLite) checkFile() error {
 	fi, err := os.Stat(s.path)
 	s.mu.RLock()
-	same := err == nil && os.SameFile(fi, s.file)
+	same := err == nil && os.SameFile(fi, s.file) && !s.reopen
 	s.mu.RUnlock()
 	if same {
 		return nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.reopen {
+		if err := s.reopenPath(); err != nil {
+			return fmt.Errorf("reopening the database file, moved, deleted or replaced while open, failed again: %w", err)
+		}
+		return nil
+	}
 	fi, err = os.Stat(s.path)
 	switch {
 	case err == nil && os.SameFile(fi, s.file):
@@ -247,19 +258,30 @@ func (s *SQLite) checkFile() error {
 		return fmt.Errorf("the database file was %s while open; save its log into it: %w", what, err)
 	}
 	s.closeDB()
-	// The log, folded in and emptied above, is left behind at the path:
-	// the new database must not replay it.
+	s.reopen = true
+	if err := s.reopenPath(); err != nil {
+		return fmt.Errorf("the database file was %s while open, and reopening it failed: %w", what, err)
+	}
+	return fmt.Errorf("the database file was %s while open: reopened the path (items stored before are in the old file, if it was kept)", what)
+}
+
+// reopenPath opens the path again after checkFile closed the database.
+// s.mu must be held.
+func (s *SQLite) reopenPath() error {
+	// The log, folded in and emptied by checkFile, is left behind at the
+	// path: the new database must not replay it.
 	if wal, err := os.Stat(s.path + "-wal"); err == nil && s.wal != nil && os.SameFile(wal, s.wal) {
 		for _, suffix := range []string{"-wal", "-shm"} {
 			if err := os.Remove(s.path + suffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return fmt.Errorf("the database file was %s while open; remove the old log: %w", what, err)
+				return fmt.Errorf("remove the old log: %w", err)
 			}
 		}
 	}
 	if err := s.open(); err != nil {
-		return fmt.Errorf("the database file was %s while open, and reopening it failed: %w", what, err)
+		return err
 	}
-	return fmt.Errorf("the database file was %s while open: reopened the path (items stored before are in the old file, if it was kept)", what)
+	s.reopen = false
+	return nil
 }
 
 func (s *SQLite) prepare(ctx context.Context) error {

@@ -455,6 +455,77 @@ func TestSQLitePrune(t *testing.T) {
 	}
 }
 
+// TestSQLiteReopenAfterFailedReopen takes the database's directory away
+// under an open sink, so that reopening the path after the file is gone
+// fails, and brings it back (a new empty directory, or the old one moved
+// back): the next write reopens the path and succeeds, instead of failing
+// on the closed database until a restart.
+func TestSQLiteReopenAfterFailedReopen(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		// away takes the directory dir away; back brings one back.
+		away, back func(t *testing.T, dir string)
+		before     int // rows of the item written before in the file at the path
+	}{
+		{"removed, then created again", func(t *testing.T, dir string) {
+			if err := os.RemoveAll(dir); err != nil {
+				t.Fatal(err)
+			}
+		}, func(t *testing.T, dir string) {
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}, 0},
+		{"moved, then moved back", func(t *testing.T, dir string) {
+			if err := os.Rename(dir, dir+".old"); err != nil {
+				t.Fatal(err)
+			}
+		}, func(t *testing.T, dir string) {
+			if err := os.Rename(dir+".old", dir); err != nil {
+				t.Fatal(err)
+			}
+		}, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "db")
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(dir, "items.db")
+			s := openTestSQLite(t, path)
+			if err := s.Write(t.Context(), testItem("before")); err != nil {
+				t.Fatal(err)
+			}
+			tt.away(t, dir)
+			err := s.Write(t.Context(), testItem("after"))
+			if err == nil || !strings.Contains(err.Error(), "reopening it failed") || pipeline.IsPermanent(err) {
+				t.Fatalf("write with the directory gone: %v, want a retryable error saying the reopen failed", err)
+			}
+			if err := s.Write(t.Context(), testItem("after")); err == nil || pipeline.IsPermanent(err) {
+				t.Fatalf("second write with the directory gone: %v, want a retryable error", err)
+			}
+			tt.back(t, dir)
+			if err := s.Write(t.Context(), testItem("after")); err != nil {
+				t.Fatalf("write with the directory back: %v", err)
+			}
+			if _, err := s.Prune(t.Context(), time.Now().Add(-time.Hour)); err != nil {
+				t.Errorf("prune after the reopen: %v", err)
+			}
+			db, err := sql.Open("sqlite", path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if n := count(t, db, `SELECT count(*) FROM items WHERE id = 'after'`); n != 1 {
+				t.Errorf("the file at the path holds %d rows of the item written after, want 1", n)
+			}
+			if n := count(t, db, `SELECT count(*) FROM items WHERE id = 'before'`); n != tt.before {
+				t.Errorf("the file at the path holds %d rows of the item written before, want %d", n, tt.before)
+			}
+		})
+	}
+}
+
 // TestSQLiteFileDeletedWhileOpen deletes (or replaces) the database file
 // under an open sink, as an operator cleaning up might. SQLite alone keeps
 // writing into the unlinked file, where nobody can read the items again.
