@@ -113,11 +113,16 @@ func Stories(ctx context.Context, path string, q StoryQuery) ([]StorySummary, er
 		}
 		for trows.Next() {
 			var tag string
-			if err := trows.Scan(&tag); err == nil {
-				s.Tags = append(s.Tags, tag)
+			if err := trows.Scan(&tag); err != nil {
+				trows.Close()
+				return nil, fmt.Errorf("stories %s: %w", path, err)
 			}
+			s.Tags = append(s.Tags, tag)
 		}
 		trows.Close()
+		if err := trows.Err(); err != nil {
+			return nil, fmt.Errorf("stories %s: %w", path, err)
+		}
 	}
 	return out, nil
 }

@@ -93,6 +93,40 @@ func TestStoriesSQLite(t *testing.T) {
 	}
 }
 
+// TestStoriesTagReadError checks that a tag Stories cannot read fails it,
+// rather than returning the story without the tag. The tag column is made
+// NULL, which Scan cannot store in a string, for one of the story's tags.
+// (An error of rows.Next itself is not reproducible here: the tag query
+// sorts by count, so SQLite reads every row before the first and reports
+// a read error from the query.)
+func TestStoriesTagReadError(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "items.db")
+	s := openTestSQLite(t, path)
+	if err := s.Write(t.Context(), testItem("a", "ceasefire", "unreadable")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range []string{
+		`ALTER TABLE item_tags RENAME COLUMN tag TO stored_tag`,
+		`ALTER TABLE item_tags ADD COLUMN tag TEXT GENERATED ALWAYS AS (nullif(stored_tag, 'unreadable')) VIRTUAL`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	got, err := Stories(t.Context(), path, StoryQuery{})
+	if err == nil || !strings.Contains(err.Error(), "NULL") {
+		t.Errorf("Stories with a tag that cannot be read = %+v, %v; want an error", got, err)
+	}
+}
+
 func TestStoriesPostgres(t *testing.T) {
 	dsn, _ := postgresDSN(t)
 	p := openTestPostgres(t, dsn)
