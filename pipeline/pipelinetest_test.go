@@ -237,3 +237,29 @@ func TestStageStopsWithHangingHandler(t *testing.T) {
 		t.Errorf("the next worker handled %d of %d messages", len(seen), len(items))
 	}
 }
+
+// TestStageStopsOnClosedConnection: a connection closed for good under a
+// running stage (nats.go gives up reconnecting, say on expired
+// credentials) ends Run with an error, so the daemon stops instead of
+// running on without the stage.
+func TestStageStopsOnClosedConnection(t *testing.T) {
+	_, js := startJS(t, t.TempDir())
+	subj := MustSubjects("")
+	if err := Setup(t.Context(), js, subj, StreamConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	h := HandlerFunc(func(ctx context.Context, it *Item) ([]Output, error) { return nil, nil })
+	stage := NewStage(js, StageConfig{Name: "s", Stream: subj.StreamParsed()}, h, nil, discard())
+	done := make(chan error, 1)
+	go func() { done <- stage.Run(t.Context()) }()
+	time.Sleep(300 * time.Millisecond) // consumer created, pulling
+	js.Conn().Close()
+	select {
+	case err := <-done:
+		if err == nil || !errors.Is(err, jetstream.ErrConnectionClosed) {
+			t.Errorf("Run with the connection closed = %v, want an error saying so", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("Run still running 10s after its connection closed")
+	}
+}

@@ -240,14 +240,29 @@ func (s *Stage) Run(ctx context.Context) error {
 	// leader moves, the lost request is noticed after two missed heartbeats
 	// and pulled again from the new leader (nats.go's defaults, 30s and
 	// 15s, stall a stage for 30s after a failover).
-	it, err := cons.Messages(jetstream.PullMaxMessages(s.cfg.Batch),
-		jetstream.PullExpiry(pullExpiry), jetstream.PullHeartbeat(pullHeartbeat))
-	if err != nil {
-		return fmt.Errorf("stage %s: pull from %s: %w", s.cfg.Name, s.cfg.Stream, err)
+	pull := func() (jetstream.MessagesContext, error) {
+		it, err := cons.Messages(jetstream.PullMaxMessages(s.cfg.Batch),
+			jetstream.PullExpiry(pullExpiry), jetstream.PullHeartbeat(pullHeartbeat))
+		if err != nil {
+			return nil, fmt.Errorf("stage %s: pull from %s: %w", s.cfg.Name, s.cfg.Stream, err)
+		}
+		return it, nil
 	}
-	stop := context.AfterFunc(ctx, it.Drain)
+	it, err := pull()
+	if err != nil {
+		return err
+	}
+	// it is replaced when the server ends it (see below); the drain at
+	// the end of ctx, from another goroutine, takes the current one.
+	var itMu sync.Mutex
+	current := func() jetstream.MessagesContext {
+		itMu.Lock()
+		defer itMu.Unlock()
+		return it
+	}
+	stop := context.AfterFunc(ctx, func() { current().Drain() })
 	defer stop()
-	defer it.Stop()
+	defer func() { current().Stop() }()
 	grace, endGrace := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer endGrace(errShutdown)
 	stopGrace := context.AfterFunc(ctx, func() { time.AfterFunc(ShutdownGrace, func() { endGrace(errShutdown) }) })
@@ -279,13 +294,39 @@ func (s *Stage) Run(ctx context.Context) error {
 		taken[i] = started
 	}
 	for n := 0; ; n++ {
-		msg, err := it.Next()
+		msg, err := current().Next()
 		if err != nil {
-			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				return nil
-			}
 			if ctx.Err() != nil {
 				return nil
+			}
+			// The iterator ends by itself when the connection is closed
+			// for good (nats.go gives up reconnecting, say on expired
+			// credentials), which stops the stage with an error, and on a
+			// terminal pull status from the server, after which it pulls
+			// again: returning quietly would leave the daemon running
+			// without the stage.
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				if errors.Is(err, jetstream.ErrConnectionClosed) || s.js.Conn().IsClosed() {
+					return fmt.Errorf("stage %s: %w", s.cfg.Name, err)
+				}
+				s.log.Warn("pull ended by the server, pulling again", "err", err)
+				sleep(ctx, time.Second)
+				next, err := pull()
+				if err != nil {
+					if ctx.Err() != nil {
+						return nil
+					}
+					return err
+				}
+				itMu.Lock()
+				old := it
+				it = next
+				itMu.Unlock()
+				old.Stop()
+				if ctx.Err() != nil {
+					next.Drain()
+				}
+				continue
 			}
 			if errors.Is(err, jetstream.ErrConsumerDeleted) {
 				return fmt.Errorf("stage %s: %w", s.cfg.Name, err)
