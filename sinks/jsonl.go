@@ -111,6 +111,10 @@ func (s *JSONL) open() error {
 	if err != nil {
 		return err
 	}
+	if err := lockJSONL(f); err != nil {
+		f.Close()
+		return err
+	}
 	written, size, err := readVersions(f, true)
 	if err == nil {
 		s.file, err = f.Stat()
@@ -145,7 +149,7 @@ func readVersions(f *os.File, repair bool) (map[string]struct{}, int64, error) {
 		}
 		var it pipeline.Item
 		if err := json.Unmarshal(bytes.TrimSpace(b), &it); err != nil {
-			return nil, 0, fmt.Errorf("line %d is not an item: %w", line, err)
+			return nil, 0, fmt.Errorf("line %d is not an item (move the file aside to start a new one): %w", line, err)
 		}
 		versions[it.Version()] = struct{}{}
 		good += int64(len(b))

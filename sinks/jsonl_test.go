@@ -266,3 +266,26 @@ func BenchmarkJSONLWrite(b *testing.B) {
 		})
 	}
 }
+
+// TestJSONLOneWriter: a second sink on the same path (a second process
+// with the same config) is refused, naming the key to change, instead of
+// interleaving its lines with the first one's.
+func TestJSONLOneWriter(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "items.jsonl")
+	a, err := OpenJSONL(JSONLConfig{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := OpenJSONL(JSONLConfig{Path: path}); err == nil {
+		b.Close()
+		t.Fatal("second OpenJSONL on the same path = nil error")
+	} else if !strings.Contains(err.Error(), "in use by another process") || !strings.Contains(err.Error(), "sinks.jsonl.path") {
+		t.Errorf("second OpenJSONL: %v; want it to say the file is in use and name sinks.jsonl.path", err)
+	}
+	a.Close()
+	b, err := OpenJSONL(JSONLConfig{Path: path})
+	if err != nil {
+		t.Fatalf("OpenJSONL after the first closed: %v", err)
+	}
+	b.Close()
+}
