@@ -83,7 +83,9 @@ func Streams(subj Subjects, cfg StreamConfig) []jetstream.StreamConfig {
 			MaxAge:      cfg.MaxAge,
 			MaxBytes:    maxBytes,
 			Discard:     jetstream.DiscardOld,
-			Duplicates:  cfg.DuplicateWindow,
+			// The server refuses a window longer than the stream keeps
+			// its messages (nats.retention under 24h).
+			Duplicates: min(cfg.DuplicateWindow, cfg.MaxAge),
 		}
 	}
 	parsed := mk(subj.StreamParsed(), "wirewatch: parsed items waiting for dedup",

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -80,6 +81,26 @@ func TestStreamsStoreBudget(t *testing.T) {
 	for _, sc := range Streams(subj, StreamConfig{StoreBudget: 1 << 30, MaxBytes: 1 << 20}) {
 		if sc.MaxBytes != 1<<20 {
 			t.Errorf("MaxBytes 1 MiB: %s MaxBytes %d", sc.Name, sc.MaxBytes)
+		}
+	}
+}
+
+// TestShortRetention: streams that keep items less than the 24h duplicate
+// window (nats.retention 1h) are created, with the window cut to the
+// retention; the server refuses a longer one.
+func TestShortRetention(t *testing.T) {
+	_, js := startJS(t, t.TempDir())
+	subj := MustSubjects("")
+	if err := Setup(t.Context(), js, subj, StreamConfig{MaxAge: time.Hour}); err != nil {
+		t.Fatalf("Setup with MaxAge 1h: %v", err)
+	}
+	for _, sc := range Streams(subj, StreamConfig{MaxAge: time.Hour}) {
+		s, err := js.Stream(t.Context(), sc.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := s.CachedInfo().Config.Duplicates; d != time.Hour {
+			t.Errorf("%s: duplicate window %s, want 1h", sc.Name, d)
 		}
 	}
 }

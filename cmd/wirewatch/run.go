@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/wirewatch/wirewatch/pipeline"
+	"github.com/wirewatch/wirewatch/pipeline/dedup"
 	"github.com/wirewatch/wirewatch/pipeline/tag"
 	"github.com/wirewatch/wirewatch/poller"
 )
@@ -124,9 +125,13 @@ func daemon(ctx context.Context, cfg Config, log *slog.Logger) error {
 		// max_store rather than fill it: a full server takes no writes.
 		scfg.StoreBudget = int64(cfg.NATS.MaxStore)
 	}
+	dcfg := cfg.Dedup.dedupConfig(cfg.NATS.Replicas)
+	// A redelivery must come within the parsed stream's duplicate window,
+	// which is shorter than 24h when the streams keep items less long.
+	dcfg.RedeliveryWindow = min(dedup.DefaultRedeliveryWindow, cfg.NATS.Retention)
 	set, err := buildStages(ctx, b, subj, scfg,
 		stageOptions{tagger: rules.Tagger(), sinks: cfg.Sinks, tags: tagsOn,
-			dedup: cfg.Dedup.dedupConfig(cfg.NATS.Replicas), workers: cfg.Dedup.Workers}, metrics, log)
+			dedup: dcfg, workers: cfg.Dedup.Workers}, metrics, log)
 	if err != nil {
 		return err
 	}
