@@ -228,7 +228,7 @@ func (d *Dedup) catchUp(ctx context.Context) error {
 			}
 			if op := msg.Headers().Get("KV-Operation"); op == "" {
 				var rec Record
-				if err := json.Unmarshal(msg.Data(), &rec); err != nil || rec.ID == "" {
+				if err := json.Unmarshal(msg.Data(), &rec); err != nil || rec.ID == "" || rec.Story == "" {
 					d.log.Warn("skipping unreadable dedup record", "seq", seq, "subject", msg.Subject(), "err", err)
 				} else {
 					d.eng.Apply(&rec)

@@ -539,6 +539,33 @@ func TestCatchUpFailsWhenLogUnreachable(t *testing.T) {
 	}
 }
 
+// TestCatchUpSkipsRecordWithoutStory: a record without a story in the
+// bucket (dedup never writes one: another program's, or a corrupted one)
+// is skipped like an unreadable one. Applied, it made the item an update
+// of story "" (found by FuzzApplyRecord).
+func TestCatchUpSkipsRecordWithoutStory(t *testing.T) {
+	env := startNATS(t, t.TempDir())
+	newDedup(t, env, env.js, Config{}) // creates the bucket
+	it := makeCorpus(1, 1, 7)[0].it
+	kv, err := env.js.KeyValue(t.Context(), env.subj.Bucket("dedup"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, _ := json.Marshal(Record{ID: it.ID})
+	if _, err := kv.Put(t.Context(), "it."+pipeline.Token(it.ID), rec); err != nil {
+		t.Fatal(err)
+	}
+	d := newDedup(t, env, connect(t, env.srv), Config{})
+	outs, err := d.Handle(t.Context(), &it)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev StoryEvent
+	if len(outs) != 2 || json.Unmarshal(outs[1].Data, &ev) != nil || ev.Event != EventCreated || ev.StoryID == "" {
+		t.Errorf("item with a storyless record in the bucket: %d outputs, story event %+v; want item + created", len(outs), ev)
+	}
+}
+
 // sameOutputs checks that got are the outputs of the first delivery, want:
 // same subjects and message IDs, in order.
 func sameOutputs(t *testing.T, what string, got, want []pipeline.Output) {

@@ -2,6 +2,7 @@ package dedup
 
 import (
 	"encoding/json"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -198,7 +199,9 @@ func FuzzProcess(f *testing.F) {
 }
 
 // FuzzApplyRecord feeds hostile KV records (another process, or a
-// corrupted bucket) to Apply: it must never panic.
+// corrupted bucket) to Apply, as catchUp does: it must never panic,
+// applying a record twice changes nothing more than applying it once, and
+// a new item decided afterwards gets a story and a finite score.
 func FuzzApplyRecord(f *testing.F) {
 	good, _ := json.Marshal(newRecord(item("a", "1", "t", wire, time.Unix(0, 0)), &features{}, &Decision{StoryID: "s1", Event: EventCreated}, time.Unix(0, 0)))
 	f.Add(good)
@@ -206,13 +209,20 @@ func FuzzApplyRecord(f *testing.F) {
 	f.Add([]byte(`{"id":"x","dup":"y","story":""}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var r Record
-		if json.Unmarshal(data, &r) != nil || r.ID == "" {
-			return
+		if json.Unmarshal(data, &r) != nil || r.ID == "" || r.Story == "" {
+			return // catchUp skips it
 		}
 		e := NewEngine(Config{})
 		e.Apply(&r)
+		once := e.Stats()
 		e.Apply(&r)
-		e.Process(item("a", "1", "t", wire, time.Unix(0, 0)))
+		if twice := e.Stats(); twice != once {
+			t.Fatalf("record applied twice: %+v, once: %+v", twice, once)
+		}
+		d := e.Process(item("a", "1", "t", wire, time.Unix(0, 0)))
+		if !d.Drop && !d.Replay && d.StoryID == "" || math.IsNaN(d.Score) || math.IsInf(d.Score, 0) {
+			t.Fatalf("item after record %+v: %+v", r, d)
+		}
 		e.evict()
 	})
 }
