@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // TestExtractGolden extracts every page (*.html) and feed fragment
@@ -227,6 +228,11 @@ func FuzzExtract(f *testing.F) {
 		if len(a.Text) > 3*len(page)+16 {
 			t.Errorf("ExtractArticle: %d bytes of text from a %d-byte page", len(a.Text), len(page))
 		}
+		for _, s := range []string{a.Text, a.Title, a.Lang} {
+			if !utf8.ValidString(s) {
+				t.Errorf("ExtractArticle: invalid UTF-8 %q", s)
+			}
+		}
 	})
 }
 
@@ -249,6 +255,9 @@ func FuzzText(f *testing.F) {
 		}
 		if strings.Contains(got, "\n\n\n") {
 			t.Errorf("Text(%q) = %q: more than one blank line between blocks", in, got)
+		}
+		if !utf8.ValidString(got) {
+			t.Errorf("Text(%q) = %q: invalid UTF-8", in, got)
 		}
 	})
 }

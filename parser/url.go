@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"unicode"
 )
 
 // trackingParams are query parameters that say how a reader reached a page,
@@ -94,6 +95,9 @@ func cleanQuery(raw string) string {
 	type pair struct{ key, raw string }
 	var kept []pair
 	for part := range strings.SplitSeq(raw, "&") {
+		// A pair's trailing white space (a link "…?q #top") goes: it would
+		// end the canonical link, and CanonicalURL trims a link first.
+		part = strings.TrimRightFunc(part, unicode.IsSpace)
 		if part == "" {
 			continue
 		}

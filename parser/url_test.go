@@ -2,6 +2,7 @@ package parser
 
 import (
 	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -69,6 +70,24 @@ func FuzzCanonicalURL(f *testing.F) {
 		c := CanonicalURL(s)
 		if again := CanonicalURL(c); again != c {
 			t.Errorf("CanonicalURL not idempotent: %q -> %q -> %q", s, c, again)
+		}
+		// An http(s) link comes out without fragment, default port or
+		// tracking parameters.
+		u, err := url.Parse(c)
+		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+			return
+		}
+		if u.Fragment != "" || u.Scheme == "http" && u.Port() == "80" || u.Scheme == "https" && u.Port() == "443" {
+			t.Errorf("CanonicalURL(%q) = %q keeps a fragment or default port", s, c)
+		}
+		for part := range strings.SplitSeq(u.RawQuery, "&") {
+			k, _, _ := strings.Cut(part, "=")
+			if dk, err := url.QueryUnescape(k); err == nil {
+				k = dk
+			}
+			if isTrackingParam(k) {
+				t.Errorf("CanonicalURL(%q) = %q keeps tracking parameter %q", s, c, k)
+			}
 		}
 	})
 }
