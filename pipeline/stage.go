@@ -595,8 +595,6 @@ func (s *Stage) publishAsync(outs []Output) ([]jetstream.PubAckFuture, error) {
 // giveUp sends msg to the dead-letter subject with the reason in headers
 // and terminates it, so it is never silently lost.
 func (s *Stage) giveUp(ctx context.Context, msg jetstream.Msg, cause error, delivered uint64) {
-	s.metrics.observe(s.cfg.Name, "dead", time.Now())
-	s.log.Error("giving up on message", "err", cause, "attempts", delivered, "subject", msg.Subject(), "dead_letter", s.cfg.DeadLetter)
 	if s.cfg.DeadLetter != "" {
 		dl := &nats.Msg{Subject: s.cfg.DeadLetter, Data: msg.Data(), Header: nats.Header{}}
 		dl.Header.Set(HeaderStage, s.cfg.Name)
@@ -609,11 +607,13 @@ func (s *Stage) giveUp(ctx context.Context, msg jetstream.Msg, cause error, deli
 		}
 		if _, err := s.js.PublishMsg(ctx, dl); err != nil {
 			// Not terminated: the server redelivers and we try again.
-			s.log.Error("dead-letter publish failed", "err", err)
+			s.log.Error("dead-letter publish failed, will retry", "err", err, "cause", cause, "subject", msg.Subject())
 			_ = msg.NakWithDelay(s.cfg.BackOff[0])
 			return
 		}
 	}
+	s.metrics.observe(s.cfg.Name, "dead", time.Now())
+	s.log.Error("giving up on message", "err", cause, "attempts", delivered, "subject", msg.Subject(), "dead_letter", s.cfg.DeadLetter)
 	if err := msg.TermWithReason(truncate(cause.Error(), 200)); err != nil {
 		s.log.Warn("term failed", "err", err)
 	}

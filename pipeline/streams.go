@@ -117,6 +117,9 @@ func Setup(ctx context.Context, js jetstream.JetStream, subj Subjects, cfg Strea
 		return cmp.Compare(boundedFirst(a), boundedFirst(b))
 	})
 	for _, sc := range streams {
+		if err := checkOwner(ctx, js, subj, sc.Name); err != nil {
+			return err
+		}
 		err := Retry(ctx, func(ctx context.Context) error {
 			_, err := js.CreateOrUpdateStream(ctx, sc)
 			return err
@@ -130,6 +133,37 @@ func Setup(ctx context.Context, js jetstream.JetStream, subj Subjects, cfg Strea
 		}
 	}
 	return nil
+}
+
+// checkOwner refuses to take over a stream that another deployment made:
+// prefixes differing only in '.', '-' and '_' (a-b, a_b, a.b) give the
+// same stream names, and updating the stream would move the other
+// deployment's subjects (and share its consumers).
+func checkOwner(ctx context.Context, js jetstream.JetStream, subj Subjects, name string) error {
+	var info *jetstream.StreamInfo
+	err := Retry(ctx, func(ctx context.Context) error {
+		s, err := js.Stream(ctx, name)
+		if err == nil {
+			info = s.CachedInfo()
+		}
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("stream %s: %w", name, err)
+	}
+	if info == nil {
+		return nil
+	}
+	for _, s := range info.Config.Subjects {
+		if strings.HasPrefix(s, subj.Prefix()) {
+			return nil
+		}
+	}
+	return fmt.Errorf("stream %s holds %s, not subjects of prefix %q: another deployment's prefix gives the same stream names "+
+		"(prefixes that differ only in '.', '-' and '_' do); choose another prefix", name, strings.Join(info.Config.Subjects, ", "), subj.Prefix())
 }
 
 // boundedFirst orders the streams with a MaxBytes before the others.

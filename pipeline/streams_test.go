@@ -3,6 +3,7 @@ package pipeline
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -102,5 +103,33 @@ func TestShortRetention(t *testing.T) {
 		if d := s.CachedInfo().Config.Duplicates; d != time.Hour {
 			t.Errorf("%s: duplicate window %s, want 1h", sc.Name, d)
 		}
+	}
+}
+
+// TestPrefixesFoldingTogether: two deployments whose prefixes give the same
+// stream names (a-b, a_b) on one server: the second is refused, and the
+// first one's streams keep their subjects.
+func TestPrefixesFoldingTogether(t *testing.T) {
+	_, js := startJS(t, t.TempDir())
+	first, second := MustSubjects("a-b."), MustSubjects("a_b.")
+	if first.StreamParsed() != second.StreamParsed() {
+		t.Fatalf("stream names %s and %s differ: the case this test is about is gone", first.StreamParsed(), second.StreamParsed())
+	}
+	if err := Setup(t.Context(), js, first, StreamConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Setup(t.Context(), js, first, StreamConfig{}); err != nil {
+		t.Fatalf("Setup again with the same prefix: %v", err)
+	}
+	err := Setup(t.Context(), js, second, StreamConfig{})
+	if err == nil || !strings.Contains(err.Error(), "another deployment's prefix") {
+		t.Fatalf("Setup with a prefix folding to the same names = %v, want a refusal", err)
+	}
+	s, err := js.Stream(t.Context(), first.StreamParsed())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if subs := s.CachedInfo().Config.Subjects; len(subs) == 0 || !strings.HasPrefix(subs[0], "a-b.") {
+		t.Errorf("first deployment's stream now holds %v", subs)
 	}
 }

@@ -5,8 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // TestStageSlowHandlerNoRedelivery: a handler slower than AckWait/Batch (a
@@ -86,5 +91,62 @@ func TestStageSlowHandlerNoRedelivery(t *testing.T) {
 				t.Errorf("%d dead letters, want %d", got, wantDead)
 			}
 		})
+	}
+}
+
+// TestDeadLetterPublishFails: when the dead letter cannot be stored (no
+// stream takes its subject), the message is not terminated but handed back
+// to be tried again, and it is not counted as dead; once the dead-letter
+// stream takes it, it is.
+func TestDeadLetterPublishFails(t *testing.T) {
+	_, js := startJS(t, t.TempDir())
+	subj := MustSubjects("")
+	ctx := t.Context()
+	if err := Setup(ctx, js, subj, StreamConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	metrics := NewMetrics(prometheus.NewRegistry())
+	dead := func() float64 {
+		var m dto.Metric
+		if err := metrics.handled.WithLabelValues("poison", "dead").Write(&m); err != nil {
+			t.Fatal(err)
+		}
+		return m.GetCounter().GetValue()
+	}
+	var calls atomic.Int32
+	h := HandlerFunc(func(ctx context.Context, it *Item) ([]Output, error) {
+		calls.Add(1)
+		return nil, Permanent(errors.New("poison"))
+	})
+	stage := NewStage(js, StageConfig{Name: "poison", Stream: subj.StreamParsed(), AckWait: time.Minute,
+		BackOff: []time.Duration{200 * time.Millisecond}, DeadLetter: "nowhere.poison"}, h, metrics, discard())
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- stage.Run(sctx) }()
+	if err := NewPublisher(js, subj).Publish(ctx, "f", []Item{{ID: "p", Feed: "f", Title: "t", Text: "x"}}); err != nil {
+		t.Fatal(err)
+	}
+	for calls.Load() < 2 {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if d := dead(); d != 0 {
+		t.Errorf("dead count %v while no dead letter could be stored, want 0", d)
+	}
+	// A stream for the dead-letter subject: the next attempt stores it.
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "NOWHERE", Subjects: []string{"nowhere.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for streamMsgs(t, js, "NOWHERE") == 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if n := streamMsgs(t, js, "NOWHERE"); n != 1 {
+		t.Fatalf("%d dead letters stored, want 1", n)
+	}
+	if d := dead(); d != 1 {
+		t.Errorf("dead count %v after the dead letter was stored, want 1", d)
 	}
 }
