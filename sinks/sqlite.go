@@ -41,6 +41,10 @@ type SQLiteConfig struct {
 // DefaultBusyTimeout is SQLiteConfig.BusyTimeout when it is zero.
 const DefaultBusyTimeout = 5 * time.Second
 
+// MaxBusyTimeout is the longest SQLiteConfig.BusyTimeout (SQLite takes it
+// in milliseconds in a C int).
+const MaxBusyTimeout = time.Hour
+
 // Validate reports every problem of c, joined.
 func (c SQLiteConfig) Validate() error {
 	var errs []error
@@ -49,6 +53,8 @@ func (c SQLiteConfig) Validate() error {
 	}
 	if c.BusyTimeout < 0 {
 		errs = append(errs, fmt.Errorf("sqlite sink: busy_timeout %s is negative", c.BusyTimeout))
+	} else if c.BusyTimeout > MaxBusyTimeout {
+		errs = append(errs, fmt.Errorf("sqlite sink: busy_timeout %s: want at most 1h (default 5s)", c.BusyTimeout))
 	}
 	if err := checkRetention(c.Retention); err != nil {
 		errs = append(errs, fmt.Errorf("sqlite sink: %w", err))

@@ -367,7 +367,9 @@ func BenchmarkSQLiteRedelivery(b *testing.B) {
 }
 
 func TestSQLiteConfigValidate(t *testing.T) {
-	for _, c := range []SQLiteConfig{{}, {Path: "x.db", BusyTimeout: -time.Second}, {Path: "x.db", Retention: time.Minute}} {
+	// busy_timeout beyond 2^31 ms overflows SQLite's int.
+	huge := SQLiteConfig{Path: filepath.Join(t.TempDir(), "x.db"), BusyTimeout: 600 * time.Hour}
+	for _, c := range []SQLiteConfig{{}, {Path: "x.db", BusyTimeout: -time.Second}, {Path: "x.db", Retention: time.Minute}, huge} {
 		if err := c.Validate(); err == nil {
 			t.Errorf("Validate(%+v) = nil, want an error", c)
 		}
@@ -378,6 +380,12 @@ func TestSQLiteConfigValidate(t *testing.T) {
 	}
 	if err := (SQLiteConfig{Path: "x.db"}).Validate(); err != nil {
 		t.Errorf("Validate(path only) = %v", err)
+	}
+	if err := huge.Validate(); err == nil || !strings.Contains(err.Error(), "busy_timeout 600h0m0s: want at most 1h (default 5s)") {
+		t.Errorf("Validate(busy_timeout 600h) = %v, want at most 1h", err)
+	}
+	if err := (SQLiteConfig{Path: "x.db", BusyTimeout: MaxBusyTimeout}).Validate(); err != nil {
+		t.Errorf("Validate(busy_timeout 1h) = %v", err)
 	}
 	if err := (SQLiteConfig{Path: "x.db", Retention: 30 * 24 * time.Hour}).Validate(); err != nil {
 		t.Errorf("Validate(retention 30 days) = %v", err)

@@ -242,10 +242,11 @@ func buildStages(ctx context.Context, b *broker, subj pipeline.Subjects, sc pipe
 		// the worker's buffer for their turn, and one that waits past the
 		// ack deadline is delivered again: the receiver gets a second
 		// POST. So a webhook pulls one message at a time (at most four
-		// unacked), with an ack deadline of twice the timeout.
+		// unacked), with an ack deadline of twice the timeout (Validate
+		// bounds it; min keeps an unchecked one from overflowing).
 		sc := pipeline.SinkConfig(subj, c.SinkName())
 		sc.Batch = 1
-		sc.AckWait = max(cmp.Or(o.webhookAckFloor, 30*time.Second), 2*wh.Timeout())
+		sc.AckWait = max(cmp.Or(o.webhookAckFloor, 30*time.Second), 2*min(wh.Timeout(), MaxWebhookTimeout))
 		sc.MaxDeliver = c.WithDefaults().MaxAttempts
 		sc.BackOff = c.Backoff()
 		// The URL as 'config check' prints it: its path and query often

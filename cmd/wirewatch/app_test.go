@@ -2,8 +2,14 @@ package main
 
 import (
 	"log/slog"
+	"math"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/wirewatch/wirewatch/sinks"
 )
 
 // TestOpenBrokerBadURL checks that a nats.url that does not parse (which
@@ -20,5 +26,36 @@ func TestOpenBrokerBadURL(t *testing.T) {
 		if strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), "a URL does not parse") {
 			t.Errorf("openBroker(%q): %v, want a URL problem without the password", u, err)
 		}
+	}
+}
+
+// TestWebhookAckWaitHugeTimeout checks that a webhook timeout Validate
+// would refuse does not overflow the consumer's ack deadline (twice the
+// timeout) to below the floor: it is bounded at twice MaxWebhookTimeout.
+func TestWebhookAckWaitHugeTimeout(t *testing.T) {
+	rig := startWebhookStages(t, sinks.WebhookConfig{URL: "http://127.0.0.1:1/h", Timeout: math.MaxInt64/2 + 1}, time.Millisecond, slog.New(slog.DiscardHandler))
+	// Every stage pulling from its consumer, so that none is still making
+	// it when the test stops the stages.
+	deadline := time.Now().Add(10 * time.Second)
+	var info *jetstream.ConsumerInfo
+	for _, c := range []struct{ stream, name string }{
+		{rig.subj.StreamParsed(), "dedup"}, {rig.subj.StreamDeduped(), "tag"}, {rig.subj.StreamTagged(), "sink-webhook"},
+	} {
+		for {
+			cons, err := rig.b.js.Consumer(t.Context(), c.stream, c.name)
+			if err == nil {
+				info, err = cons.Info(t.Context())
+			}
+			if err == nil && info.NumWaiting > 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("stage %s not pulling: %v", c.name, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if got := info.Config.AckWait; got != 2*MaxWebhookTimeout {
+		t.Errorf("webhook consumer ack deadline %s, want %s", got, 2*MaxWebhookTimeout)
 	}
 }

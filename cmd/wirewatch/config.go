@@ -795,6 +795,15 @@ func (c *Config) checkRules() error {
 // with "insufficient resources" while the daemon keeps running.
 const MinMaxStore = 1 << 20
 
+// MaxPollerMaxBody is the largest poller.max_body: the poller also allows
+// 4 times it after decompression, which must not overflow, and a feed
+// larger than this is no feed.
+const MaxPollerMaxBody = 1 << 30
+
+// MaxWebhookTimeout is the longest timeout of a webhook: its consumer's
+// ack deadline is twice it.
+const MaxWebhookTimeout = 10 * time.Minute
+
 // Validate reports every problem at once, each naming the file (or the
 // environment variable) and key.
 func (c *Config) Validate() error {
@@ -873,6 +882,9 @@ func (c *Config) Validate() error {
 	hooks := map[string]int{}
 	for i, w := range c.Sinks.Webhooks {
 		key := fmt.Sprintf("sinks.webhooks[%d]", i)
+		if w.Timeout > MaxWebhookTimeout {
+			bad(key+".timeout", "%s: want at most 10m (default 10s)", w.Timeout)
+		}
 		if err := w.Validate(); err != nil {
 			for _, l := range prefixLines("", err) {
 				bad(key, "%s", strings.TrimPrefix(l.Error(), "webhook sink: "))
@@ -924,7 +936,12 @@ func (c *Config) Validate() error {
 	if c.Log.Summary < 0 || c.Log.Summary > 0 && c.Log.Summary < 10*time.Second {
 		bad("log.summary", "%s: want 0s (off) or at least 10s", c.Log.Summary)
 	}
-	if err := c.pollerConfig("").Validate(); err != nil {
+	pc := c.pollerConfig("")
+	if c.Poller.MaxBody > MaxPollerMaxBody {
+		bad("poller.max_body", "%s: want at most %s", c.Poller.MaxBody, ByteSize(MaxPollerMaxBody))
+		pc.MaxBody = MaxPollerMaxBody // not reported again as max_decompressed (4 times it) overflowing
+	}
+	if err := pc.Validate(); err != nil {
 		list := []error{err}
 		if j, ok := err.(interface{ Unwrap() []error }); ok {
 			list = j.Unwrap()

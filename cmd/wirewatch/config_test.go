@@ -140,6 +140,19 @@ func TestLoadConfig(t *testing.T) {
 		{name: "sqlite path is a directory", yaml: "sinks:\n  sqlite:\n    path: $DIR\n",
 			wantErr: []string{"sinks.sqlite.path:", "is a directory"}},
 		{name: "sink files in a directory that exists", yaml: "sinks:\n  jsonl:\n    path: $DIR/items.jsonl\n  sqlite:\n    path: $DIR/items.db\n"},
+		// Bounds that keep values from overflowing: 4×max_body in the poller,
+		// twice a webhook's timeout (its ack deadline), busy_timeout in ms
+		// in SQLite's int.
+		{name: "max_body too large", yaml: "poller:\n  max_body: 2GiB\n",
+			wantErr: []string{"poller.max_body: 2GiB: want at most 1GiB"}, lines: 1},
+		{name: "max_body that overflows 4 times", yaml: "poller:\n  max_body: 4611686018427387904\n",
+			wantErr: []string{"poller.max_body: 4294967296GiB: want at most 1GiB"}, notWant: []string{"max_decompressed"}, lines: 1},
+		{name: "max_body at the bound", yaml: "poller:\n  max_body: 1GiB\n"},
+		{name: "webhook timeout too long", yaml: "sinks:\n  webhooks:\n    - {url: https://example.org/h, timeout: 2562047h}\n",
+			wantErr: []string{"sinks.webhooks[0].timeout: 2562047h0m0s: want at most 10m (default 10s)"}, lines: 1},
+		{name: "webhook timeout at the bound", yaml: "sinks:\n  webhooks:\n    - {url: https://example.org/h, timeout: 10m}\n"},
+		{name: "sqlite busy_timeout too long", yaml: "sinks:\n  sqlite:\n    path: $DIR/x.db\n    busy_timeout: 600h\n",
+			wantErr: []string{"sinks.sqlite: busy_timeout 600h0m0s: want at most 1h (default 5s)"}, lines: 1},
 		{name: "sqlite problems keyed, without stutter", yaml: "sinks:\n  sqlite:\n    path: $DIR/x.db\n    busy_timeout: -1s\n    retention: 1m\n",
 			wantErr: []string{"sinks.sqlite: busy_timeout -1s is negative", "sinks.sqlite: retention"}, notWant: []string{"sqlite sink:"}},
 
