@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -119,10 +120,10 @@ func TestCommandLine(t *testing.T) {
 			[]string{"[--db FILE.db]", "[--data-dir DIR]", "[--concurrency N]", "-rules file"}, []string{"-rules value"}, nil, false},
 		{"version -h", []string{"version", "-h"}, 0, nil, []string{"Usage: wirewatch version"}, []string{"Flags:"}, nil, false},
 		{"config -h", []string{"config", "-h"}, 0, nil, []string{"Usage: wirewatch config check", "Flags:\n  -c file"}, nil, nil, false},
-		{"help bogus", []string{"help", "bogus"}, 2, []string{`help: unknown command "bogus"`, "Commands:"}, nil, nil, nil, true},
+		{"help bogus", []string{"help", "bogus"}, 2, []string{`help: unknown command "bogus" (see 'wirewatch help')`}, nil, nil, []string{"Commands:"}, true},
 		{"help alone", []string{"help"}, 0, nil, []string{"Commands:"}, nil, nil, false},
 		{"no arguments", nil, 2, []string{"Commands:"}, nil, nil, []string{"no command given"}, true},
-		{"unknown command", []string{"bogus"}, 2, []string{`unknown command "bogus"`}, nil, nil, nil, true},
+		{"unknown command", []string{"bogus"}, 2, []string{`unknown command "bogus" (see 'wirewatch help')`}, nil, nil, []string{"Commands:"}, true},
 
 		// L2: a bad flag value is the error and a hint, not the usage.
 		{"bad flag value", []string{"stories", "--db", "x.db", "-n", "abc"}, 2,
@@ -208,6 +209,50 @@ func TestCommandLine(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "dd")); err == nil {
 		t.Error("run with a stray argument created its --data-dir")
+	}
+}
+
+// TestUnknownCommandOneLine checks that an unknown command gets the
+// one-line hint the README promises, not the whole usage.
+func TestUnknownCommandOneLine(t *testing.T) {
+	for _, args := range [][]string{{"bogus"}, {"help", "bogus"}} {
+		var out, errb bytes.Buffer
+		code := report(run(t.Context(), args, stdio{out: &out, err: &errb, getenv: env(nil)}), &errb)
+		want := "wirewatch: unknown command \"bogus\" (see 'wirewatch help')\n"
+		if args[0] == "help" {
+			want = "wirewatch: help: unknown command \"bogus\" (see 'wirewatch help')\n"
+		}
+		if code != 2 || errb.String() != want || out.Len() > 0 {
+			t.Errorf("wirewatch %q: exit %d, stderr %q, stdout %q; want exit 2, stderr %q", args, code, errb.String(), out.String(), want)
+		}
+	}
+}
+
+// TestFlagValueErr checks that a config error blamed on a flag is a
+// wrong command line (exit 2, with the hint), and one blamed on the file
+// or the environment is not.
+func TestFlagValueErr(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		code int
+	}{
+		{"flag", errors.New(`--log-level: "loud": want debug, info, warn or error`), 2},
+		{"flag among file errors", errors.Join(errors.New("config g.yaml: nats.replicas: 9: want 1 to 5"), errors.New(`--http: "bad": want host:port`)), 2},
+		{"file", errors.New("config g.yaml: log.level: \"loud\": want debug, info, warn or error"), 1},
+		{"environment", errors.New(`WIREWATCH_LOG_LEVEL: "loud": want debug, info, warn or error`), 1},
+	}
+	for _, tt := range tests {
+		var errb bytes.Buffer
+		if code := report(flagValueErr("run", tt.err), &errb); code != tt.code {
+			t.Errorf("%s: exit %d, want %d (stderr %q)", tt.name, code, tt.code, errb.String())
+		}
+		if hint := strings.Contains(errb.String(), "Run 'wirewatch run -h'"); hint != (tt.code == 2) {
+			t.Errorf("%s: stderr %q: usage hint %v, want %v", tt.name, errb.String(), hint, tt.code == 2)
+		}
+	}
+	if flagValueErr("run", nil) != nil {
+		t.Error("flagValueErr(nil) != nil")
 	}
 }
 

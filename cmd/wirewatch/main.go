@@ -91,6 +91,22 @@ type usageError struct {
 func (e *usageError) Error() string { return e.err.Error() }
 func (e *usageError) Unwrap() error { return e.err }
 
+// flagValueErr is err from Config.Validate of command cmd, after its
+// flags were set with Config.setFlag: a usageError when a line of it is
+// blamed on a flag ("--http: …"), since a bad flag value is a wrong
+// command line (exit 2), while a bad file or environment variable is not.
+func flagValueErr(cmd string, err error) error {
+	if err == nil {
+		return nil
+	}
+	for l := range strings.Lines(err.Error()) {
+		if strings.HasPrefix(l, "--") {
+			return &usageError{cmd: cmd, err: err}
+		}
+	}
+	return err
+}
+
 func run(ctx context.Context, args []string, s stdio) error {
 	cmds := commands()
 	if len(args) == 0 {
@@ -105,8 +121,7 @@ func run(ctx context.Context, args []string, s stdio) error {
 		case 2:
 			c, ok := cmds[args[1]]
 			if !ok {
-				usage(s.err, cmds)
-				return &usageError{err: fmt.Errorf("help: unknown command %q", args[1])}
+				return &usageError{err: fmt.Errorf("help: unknown command %q (see 'wirewatch help')", args[1])}
 			}
 			err := c.run(ctx, []string{"-h"}, s)
 			if errors.Is(err, flag.ErrHelp) {
@@ -122,8 +137,7 @@ func run(ctx context.Context, args []string, s stdio) error {
 	}
 	c, ok := cmds[args[0]]
 	if !ok {
-		usage(s.err, cmds)
-		return &usageError{err: fmt.Errorf("unknown command %q", args[0])}
+		return &usageError{err: fmt.Errorf("unknown command %q (see 'wirewatch help')", args[0])}
 	}
 	err := c.run(ctx, args[1:], s)
 	if errors.Is(err, flag.ErrHelp) {
