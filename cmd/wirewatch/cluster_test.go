@@ -195,7 +195,7 @@ func runClusterDaemons(t *testing.T, urls []string, feeds []poller.Feed, tune fu
 		if err := cfg.Validate(); err != nil {
 			t.Fatal(err)
 		}
-		wg.Go(func() { errc <- daemon(ctx, cfg, testLogger(t)) })
+		wg.Go(func() { errc <- daemon(ctx, cfg, testLogger(t), nil) })
 	}
 	stopped := false
 	stop = func() {

@@ -68,7 +68,7 @@ func TestDaemonTakesOverItsLeases(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
-	go func() { done <- daemon(ctx, cfg, testLogger(t)) }()
+	go func() { done <- daemon(ctx, cfg, testLogger(t), nil) }()
 	start := time.Now()
 	fs.waitPolls("mine", 1) // at most 30s; the lease would hold it 2m
 	took := time.Since(start)

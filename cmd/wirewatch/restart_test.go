@@ -194,7 +194,7 @@ func TestDaemonRestart(t *testing.T) {
 	runDaemonFor := func(until func()) {
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error, 1)
-		go func() { done <- daemon(ctx, cfg, testLogger(t)) }()
+		go func() { done <- daemon(ctx, cfg, testLogger(t), nil) }()
 		until()
 		cancel()
 		if err := <-done; err != nil {
@@ -297,7 +297,7 @@ func TestDaemonOpsPortInUse(t *testing.T) {
 	cfg.NATS.DataDir = filepath.Join(t.TempDir(), "nats")
 	cfg.NATS.Listen = ""
 	cfg.HTTP.Listen = ln.Addr().String()
-	err = daemon(t.Context(), cfg, testLogger(t))
+	err = daemon(t.Context(), cfg, testLogger(t), nil)
 	if err == nil || !strings.Contains(err.Error(), "http.listen") || !strings.Contains(err.Error(), ln.Addr().String()) {
 		t.Fatalf("daemon with the ops port taken: %v; want an error naming http.listen and %s", err, ln.Addr())
 	}

@@ -66,6 +66,11 @@ func runDaemon(ctx context.Context, args []string, s stdio) error {
 	log := newLogger(cfg.Log, s.err)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// SIGHUP is taken from the start: Go's default for it ends the
+	// process, and one during startup (a reload a little early) must not.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	// After the first signal the default handling comes back: a second
 	// SIGINT or SIGTERM ends the process at once (what is not yet acked
 	// is redelivered on the next start).
@@ -73,7 +78,7 @@ func runDaemon(ctx context.Context, args []string, s stdio) error {
 		stop()
 		log.Info("stopping: a second interrupt stops at once")
 	})
-	err = daemon(ctx, cfg, log)
+	err = daemon(ctx, cfg, log, hup)
 	if err != nil {
 		log.Error("wirewatch stopped", "err", err)
 		return fmt.Errorf("run: %w", errQuiet)
@@ -84,8 +89,9 @@ func runDaemon(ctx context.Context, args []string, s stdio) error {
 
 // daemon runs every component until ctx ends. Shutdown is ordered: polling
 // stops, stages finish the message in hand and ack, then NATS is drained
-// and the embedded server stopped.
-func daemon(ctx context.Context, cfg Config, log *slog.Logger) error {
+// and the embedded server stopped. Each SIGHUP from hup (nil: none)
+// reloads the rules.
+func daemon(ctx context.Context, cfg Config, log *slog.Logger, hup <-chan os.Signal) error {
 	if len(cfg.Feeds) == 0 {
 		log.Warn("no feeds configured: stages and sinks run, nothing is polled", "config", cfg.path)
 	}
@@ -186,7 +192,7 @@ func daemon(ctx context.Context, cfg Config, log *slog.Logger) error {
 	})
 	g.Go(func() error { return pl.Run(gctx) })
 	g.Go(func() error { return rules.Run(gctx, 5*time.Second) })
-	g.Go(func() error { return reloadOnHUP(gctx, rules) })
+	g.Go(func() error { return reloadOnHUP(gctx, rules, hup) })
 	pruned := newPrunedCounter()
 	reg.MustRegister(pruned)
 	for _, p := range set.pruners {
@@ -208,12 +214,9 @@ func daemon(ctx context.Context, cfg Config, log *slog.Logger) error {
 	return err
 }
 
-// reloadOnHUP reloads the rules on SIGHUP; a bad file keeps the old rules
-// (the Reloader logs either outcome).
-func reloadOnHUP(ctx context.Context, r *tag.Reloader) error {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+// reloadOnHUP reloads the rules on each SIGHUP from hup; a bad file keeps
+// the old rules (the Reloader logs either outcome).
+func reloadOnHUP(ctx context.Context, r *tag.Reloader, hup <-chan os.Signal) error {
 	for {
 		select {
 		case <-ctx.Done():

@@ -33,7 +33,7 @@ func TestDaemonBoundsOutputStreams(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
-	go func() { done <- daemon(ctx, cfg, testLogger(t)) }()
+	go func() { done <- daemon(ctx, cfg, testLogger(t), nil) }()
 	fs.waitPolls("alpha", 1)
 	cancel()
 	if err := <-done; err != nil {
