@@ -94,6 +94,10 @@ func TestCommandLine(t *testing.T) {
 		{"tags test file", []string{"tags", "test", "article.txt"}, 2, []string{"wirewatch tags test < FILE"}, nil, nil, nil, true},
 		{"feeds list config without -c", []string{"feeds", "list", "cfg.yaml"}, 2, []string{"give the config file with -c"}, nil, nil, nil, true},
 		{"feeds unknown subcommand", []string{"feeds", "frob"}, 2, []string{`feeds: unknown subcommand "frob" (want list, import, export, discover or preview)`}, nil, nil, nil, true},
+		{"feeds list -n", []string{"feeds", "list", "-n", "5"}, 2, []string{"feeds: -n is a flag of feeds preview, not feeds list"}, nil, nil, nil, true},
+		{"feeds export --json", []string{"feeds", "export", "-c", cfg, "--json"}, 2, []string{"feeds: --json is a flag of feeds list and preview, not feeds export"}, nil, nil, nil, true},
+		{"feeds preview --data-dir", []string{"feeds", "preview", "https://example.org/feed", "--data-dir", dir}, 2, []string{"feeds: --data-dir is a flag of feeds list, not feeds preview"}, nil, nil, nil, true},
+		{"feeds export without -c", []string{"feeds", "export"}, 2, []string{"feeds: export: no config given", "with -c"}, nil, nil, nil, true},
 		{"feeds preview two args", []string{"feeds", "preview", "a", "b"}, 2, []string{"preview: want one URL or configured feed name, got 2"}, nil, nil, nil, true},
 		{"extract two files", []string{"extract", "a.html", "b.html"}, 2, []string{`unexpected argument "b.html"`}, nil, nil, nil, true},
 		// A bad value given by a flag is blamed on the flag, not the file.

@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -19,20 +22,36 @@ import (
 	"github.com/wirewatch/wirewatch/poller"
 )
 
-const feedsSynopsis = `feeds [list | import FILE.opml | export | discover URL | preview URL|NAME] [flags]
+const feedsSynopsis = `feeds [list] [-c FILE] [--nats-url URL | --data-dir DIR] [--json]
+       wirewatch feeds import FILE.opml
+       wirewatch feeds export -c FILE
+       wirewatch feeds discover URL [-c FILE]
+       wirewatch feeds preview URL|NAME [-c FILE] [-n 10] [--json]
 
   list             each feed's health: ok / new / backing off / held / gone,
                    failing since, last error, next poll (reads the feed state
                    in NATS: the running daemon's listener, --nats-url, or the
-                   embedded server's --data-dir when no daemon runs)
+                   embedded server's --data-dir when no daemon runs; --json:
+                   one object per feed, its stored state and status)
   import FILE      prints the feeds of an OPML file as a 'feeds:' YAML block
                    to add to wirewatch.yaml ('-' reads standard input)
-  export           writes the configured feeds as OPML to standard output
+  export           writes the feeds of the config (-c) as OPML to standard
+                   output
   discover URL     finds a site's feeds (<link rel="alternate">, else common
                    paths such as /feed and /rss.xml)
   preview URL|NAME fetches a feed once and prints what the poller would see:
                    its items with dates, links, word counts and the start of
-                   their text (a configured feed's NAME brings its headers)`
+                   their text (a configured feed's NAME brings its headers;
+                   --json: the parsed items, one per line)`
+
+// feedsFlagsOf names the subcommands each flag of feeds applies to (-c
+// applies to all of them); a flag given to another is refused.
+var feedsFlagsOf = map[string][]string{
+	"nats-url": {"list"},
+	"data-dir": {"list"},
+	"n":        {"preview"},
+	"json":     {"list", "preview"},
+}
 
 // runFeeds is 'wirewatch feeds'.
 func runFeeds(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -42,7 +61,7 @@ func runFeeds(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	natsURL := fs.String("nats-url", "", "NATS server `URL` of a running wirewatch (list)")
 	dataDir := fs.String("data-dir", "", "embedded server data `dir`, when no daemon runs (list)")
 	limit := fs.Int("n", 10, "items to print (preview)")
-	asJSON := fs.Bool("json", false, "print the parsed items as JSON lines (preview)")
+	asJSON := fs.Bool("json", false, "print one JSON object per line: each feed's state (list), each parsed item (preview)")
 	pos, err := fs.parse(args)
 	if err != nil {
 		return err
@@ -83,8 +102,22 @@ func runFeeds(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if err != nil {
 		return err
 	}
-	if *limit < 0 {
+	fs.Visit(func(f *flag.Flag) {
+		if subs, ok := feedsFlagsOf[f.Name]; ok && err == nil && !slices.Contains(subs, sub) {
+			name := "--" + f.Name
+			if len(f.Name) == 1 {
+				name = "-" + f.Name
+			}
+			err = fs.usageErr("%s is a flag of feeds %s, not feeds %s", name, strings.Join(subs, " and "), sub)
+		}
+	})
+	switch {
+	case err != nil:
+		return err
+	case *limit < 0:
 		return fs.usageErr("-n %d: want 0 or more", *limit)
+	case sub == "export" && *cfgPath == "":
+		return fs.usageErr("export: no config given: give the config file whose feeds to export with -c (or WIREWATCH_CONFIG)")
 	}
 	cfg, err := loadConfig(*cfgPath, s.getenv)
 	if err != nil {
@@ -92,7 +125,7 @@ func runFeeds(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	switch sub {
 	case "list":
-		return feedsList(ctx, cfg, *cfgPath != "", *natsURL, *dataDir, stdout, stderr)
+		return feedsList(ctx, cfg, *cfgPath != "", *natsURL, *dataDir, *asJSON, stdout, stderr)
 	case "import":
 		return feedsImport(pos[0], stdin, stdout)
 	case "export":
@@ -163,7 +196,7 @@ func feedsImport(path string, stdin io.Reader, stdout io.Writer) error {
 // stderr which one it read, and it never creates a data dir: one without
 // state is an error, not an empty table. cfgGiven says whether the feeds
 // came from a config file (stored feeds not in it are then marked).
-func feedsList(ctx context.Context, cfg Config, cfgGiven bool, natsURL, dataDir string, stdout, stderr io.Writer) error {
+func feedsList(ctx context.Context, cfg Config, cfgGiven bool, natsURL, dataDir string, asJSON bool, stdout, stderr io.Writer) error {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	nc := cfg.NATS
 	var from string
@@ -188,7 +221,7 @@ func feedsList(ctx context.Context, cfg Config, cfgGiven bool, natsURL, dataDir 
 			if err == nil {
 				defer b.Close()
 				fmt.Fprintf(stderr, "feed state from the daemon at %s\n", try.URL)
-				return printStates(ctx, b, cfg, cfgGiven, stdout)
+				return printStates(ctx, b, cfg, cfgGiven, asJSON, stdout)
 			}
 			tried = "no wirewatch daemon answered at " + try.URL
 		}
@@ -205,7 +238,7 @@ func feedsList(ctx context.Context, cfg Config, cfgGiven bool, natsURL, dataDir 
 	}
 	defer b.Close()
 	fmt.Fprintf(stderr, "feed state from %s\n", from)
-	return printStates(ctx, b, cfg, cfgGiven, stdout)
+	return printStates(ctx, b, cfg, cfgGiven, asJSON, stdout)
 }
 
 // checkStateDir says why dir holds no embedded server state ("does not
@@ -226,7 +259,7 @@ func checkStateDir(dir string) error {
 	return nil
 }
 
-func printStates(ctx context.Context, b *broker, cfg Config, cfgGiven bool, stdout io.Writer) error {
+func printStates(ctx context.Context, b *broker, cfg Config, cfgGiven bool, asJSON bool, stdout io.Writer) error {
 	subj, err := pipeline.NewSubjects(cfg.NATS.Prefix)
 	if err != nil {
 		return err
@@ -234,6 +267,9 @@ func printStates(ctx context.Context, b *broker, cfg Config, cfgGiven bool, stdo
 	states, err := poller.States(ctx, b.js, subj)
 	if err != nil {
 		return fmt.Errorf("feeds list: %w", err)
+	}
+	if asJSON {
+		return writeStatesJSON(stdout, cfg.Feeds, states, cfgGiven, time.Now())
 	}
 	note := ""
 	if cfgGiven {
@@ -243,16 +279,60 @@ func printStates(ctx context.Context, b *broker, cfg Config, cfgGiven bool, stdo
 	return nil
 }
 
-// writeStates renders the feeds table: configured feeds in config order,
-// then stored feeds no longer configured, marked with note.
-func writeStates(w io.Writer, feeds []poller.Feed, states []poller.FeedState, note string, now time.Time) {
+// feedStatus is one line of feeds list --json: a feed's stored state
+// (without the item keys the poller keeps to tell new items from old),
+// its status, and the marks of the table.
+type feedStatus struct {
+	poller.FeedState
+	Status      string `json:"status"`
+	NeverPolled bool   `json:"never_polled,omitempty"`  // configured, no state stored yet
+	NotInConfig bool   `json:"not_in_config,omitempty"` // stored, missing from the -c config
+}
+
+// writeStatesJSON writes one feedStatus per line, in the order of the
+// table. cfgGiven says whether feeds came from a config file.
+func writeStatesJSON(w io.Writer, feeds []poller.Feed, states []poller.FeedState, cfgGiven bool, now time.Time) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	var err error
+	eachState(feeds, states, func(st poller.FeedState, found, configured bool) {
+		st.Seen = nil
+		if err == nil {
+			err = enc.Encode(feedStatus{FeedState: st, Status: st.Status(now), NeverPolled: !found, NotInConfig: cfgGiven && !configured})
+		}
+	})
+	return err
+}
+
+// eachState calls row for the configured feeds in config order (found
+// says whether a state is stored: an unpolled feed gets its name and URL),
+// then for the stored feeds no longer configured.
+func eachState(feeds []poller.Feed, states []poller.FeedState, row func(st poller.FeedState, found, configured bool)) {
 	byName := make(map[string]poller.FeedState, len(states))
 	for _, st := range states {
 		byName[st.Name] = st
 	}
+	for _, f := range feeds {
+		st, ok := byName[f.Name]
+		if !ok {
+			st = poller.FeedState{Name: f.Name, URL: f.URL}
+		}
+		row(st, ok, true)
+		delete(byName, f.Name)
+	}
+	for _, st := range states {
+		if _, left := byName[st.Name]; left {
+			row(st, true, false)
+		}
+	}
+}
+
+// writeStates renders the feeds table: configured feeds in config order,
+// then stored feeds no longer configured, marked with note.
+func writeStates(w io.Writer, feeds []poller.Feed, states []poller.FeedState, note string, now time.Time) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "FEED\tSTATUS\tLAST OK\tNEXT POLL\tFETCHES\tITEMS\tLAST ERROR")
-	row := func(name string, st poller.FeedState, found bool, note string) {
+	eachState(feeds, states, func(st poller.FeedState, found, configured bool) {
 		status := st.Status(now)
 		if !found {
 			status = "new (never polled)"
@@ -268,18 +348,12 @@ func writeStates(w io.Writer, feeds []poller.Feed, states []poller.FeedState, no
 		if len(lastErr) > 80 {
 			lastErr = lastErr[:77] + "..."
 		}
-		fmt.Fprintf(tw, "%s%s\t%s\t%s\t%s\t%d\t%d\t%s\n", name, note, status, ago(st.LastSuccess, now), next, st.Fetches, st.Items, lastErr)
-	}
-	for _, f := range feeds {
-		st, ok := byName[f.Name]
-		row(f.Name, st, ok, "")
-		delete(byName, f.Name)
-	}
-	for _, st := range states {
-		if _, left := byName[st.Name]; left {
-			row(st.Name, st, true, note)
+		mark := ""
+		if !configured {
+			mark = note
 		}
-	}
+		fmt.Fprintf(tw, "%s%s\t%s\t%s\t%s\t%d\t%d\t%s\n", st.Name, mark, status, ago(st.LastSuccess, now), next, st.Fetches, st.Items, lastErr)
+	})
 	tw.Flush()
 }
 

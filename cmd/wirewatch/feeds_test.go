@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -112,6 +113,29 @@ func TestFeedsList(t *testing.T) {
 		t.Errorf("feeds list stderr = %q, want it to say %q", errb.String(), want)
 	}
 
+	// --json: one object per feed, in the order of the table, with its
+	// status; the poller's item keys are left out.
+	out.Reset()
+	if err := runFeeds(t.Context(), []string{"list", "-c", cfgPath, "--data-dir", dir, "--json"}, nil, &out, &errb); err != nil {
+		t.Fatalf("feeds list --json: %v (%s)", err, errb.String())
+	}
+	var got []feedStatus
+	for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var fs feedStatus
+		if err := json.Unmarshal([]byte(l), &fs); err != nil {
+			t.Fatalf("feeds list --json: bad line %q: %v", l, err)
+		}
+		if strings.Contains(l, `"seen"`) {
+			t.Errorf("feeds list --json printed the item keys: %s", l)
+		}
+		got = append(got, fs)
+	}
+	if len(got) != 3 || got[0].Name != "good" || got[0].Status != "ok" || got[0].Fetches != 1 ||
+		got[1].Name != "broken" || got[1].Status != "backing off" || !strings.Contains(got[1].LastError, "http 500") ||
+		got[2].Name != "unpolled" || got[2].Status != "new" || !got[2].NeverPolled || got[2].URL != web.URL+"/x" || got[0].NeverPolled {
+		t.Errorf("feeds list --json =\n%s", out.String())
+	}
+
 	// Without a config no feed is "not in config"; with one, the stored
 	// feeds it lacks are.
 	for _, tt := range []struct {
@@ -131,6 +155,13 @@ func TestFeedsList(t *testing.T) {
 		}
 		if got := strings.Count(out.String(), "(not in config)"); got != 2*boolInt(tt.want) {
 			t.Errorf("feeds list %q marked %d feeds \"(not in config)\", want %d:\n%s", tt.args, got, 2*boolInt(tt.want), out.String())
+		}
+		out.Reset()
+		if err := runFeeds(t.Context(), append([]string{"list", "--json"}, tt.args...), nil, &out, &errb); err != nil {
+			t.Fatalf("feeds list --json %q: %v (%s)", tt.args, err, errb.String())
+		}
+		if got := strings.Count(out.String(), `"not_in_config":true`); got != 2*boolInt(tt.want) {
+			t.Errorf("feeds list --json %q marked %d feeds not_in_config, want %d:\n%s", tt.args, got, 2*boolInt(tt.want), out.String())
 		}
 	}
 }
