@@ -42,7 +42,10 @@ func runStories(ctx context.Context, args []string, s stdio) error {
 	if *dsn == "" && *db == "" {
 		*dsn = s.getenv("WIREWATCH_POSTGRES_DSN")
 	}
-	if (*db == "") == (*dsn == "") {
+	switch {
+	case *db == "" && *dsn == "":
+		return fs.usageErr("no database given: give --db (the daemon's sinks.sqlite.path, env WIREWATCH_SQLITE_PATH) or --dsn (its sinks.postgres.dsn, env WIREWATCH_POSTGRES_DSN)")
+	case *db != "" && *dsn != "":
 		return fs.usageErr("give --db (the sinks.sqlite.path of the daemon) or --dsn (its sinks.postgres.dsn), not both")
 	}
 	q := sinks.StoryQuery{Tag: *tag, Limit: *limit}
