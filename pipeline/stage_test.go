@@ -150,3 +150,35 @@ func TestDeadLetterPublishFails(t *testing.T) {
 		t.Errorf("dead count %v after the dead letter was stored, want 1", d)
 	}
 }
+
+// TestHandleTimeoutBoundsBatch: a handler that says how long it may take
+// (a sink's write timeout, through SinkHandler) gets no more messages at a
+// time than fit in half the ack deadline at that pace.
+func TestHandleTimeoutBoundsBatch(t *testing.T) {
+	for _, tc := range []struct {
+		timeout time.Duration
+		want    int
+	}{
+		{0, 64},                      // fast handlers keep the default
+		{100 * time.Millisecond, 64}, // 150 would fit: capped at Batch
+		{time.Second, 15},            // 30s / (2 × 1s)
+		{6 * time.Second, 2},         // SQLite at its default busy_timeout
+		{10 * time.Second, 1},        // PostgreSQL's write timeout
+		{time.Hour, 1},               // at least one
+	} {
+		var h Handler = HandlerFunc(func(context.Context, *Item) ([]Output, error) { return nil, nil })
+		if tc.timeout > 0 {
+			h = SinkHandler(timedSink(tc.timeout))
+		}
+		s := NewStage(nil, StageConfig{Name: "s"}, h, nil, discard())
+		if s.cfg.Batch != tc.want || tc.timeout > 0 && s.cfg.handleTimeout() != tc.timeout {
+			t.Errorf("HandleTimeout %s: batch %d, handler timeout %s; want %d, %s", tc.timeout, s.cfg.Batch, s.cfg.handleTimeout(), tc.want, tc.timeout)
+		}
+	}
+}
+
+// timedSink is a Sink with a HandleTimeout method.
+type timedSink time.Duration
+
+func (timedSink) Write(context.Context, *Item) error { return nil }
+func (t timedSink) HandleTimeout() time.Duration     { return time.Duration(t) }

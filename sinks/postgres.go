@@ -315,6 +315,11 @@ func (p *Postgres) SchemaVersion(ctx context.Context) (int, error) {
 	return v, nil
 }
 
+// HandleTimeout is PostgresWriteTimeout: the stage pulls no more items at
+// a time than fit in its ack deadline at that pace
+// (pipeline.StageConfig.HandleTimeout).
+func (p *Postgres) HandleTimeout() time.Duration { return PostgresWriteTimeout }
+
 // PostgresWriteTimeout bounds one item's write, connection included. A
 // write takes milliseconds (0.7–3.4 ms measured, see docs/sinks.md).
 const PostgresWriteTimeout = 10 * time.Second

@@ -1,6 +1,7 @@
 package sinks
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -371,6 +372,14 @@ ON CONFLICT(id) DO UPDATE SET
 	tags = excluded.tags, entities = excluded.entities, is_update = excluded.is_update,
 	updated_at = excluded.updated_at
 WHERE excluded.version <> items.version AND excluded.fetched >= items.fetched`
+
+// HandleTimeout is the longest a Write may take: the wait for another
+// process's lock (busy_timeout) and a second for the write itself. The
+// stage pulls no more items at a time than fit in its ack deadline at
+// that pace (pipeline.StageConfig.HandleTimeout).
+func (s *SQLite) HandleTimeout() time.Duration {
+	return cmp.Or(s.cfg.BusyTimeout, DefaultBusyTimeout) + time.Second
+}
 
 // Write stores it in one transaction: a version already stored is
 // skipped, a new version of a stored item replaces the row and its tags

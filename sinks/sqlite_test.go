@@ -620,3 +620,28 @@ func TestSQLiteFileDeletedWhileOpen(t *testing.T) {
 		})
 	}
 }
+
+// TestDatabaseSinksHandleTimeout: the database sinks tell their stage how
+// long a write may take, through pipeline.SinkHandler, so that it pulls no
+// more items at a time than it can write before their ack deadline.
+func TestDatabaseSinksHandleTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		busy, want time.Duration
+	}{
+		{0, 6 * time.Second},
+		{20 * time.Second, 21 * time.Second},
+	} {
+		db, err := OpenSQLiteConfig(SQLiteConfig{Path: filepath.Join(t.TempDir(), "items.db"), BusyTimeout: tc.busy})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, ok := pipeline.SinkHandler(db).(interface{ HandleTimeout() time.Duration })
+		if !ok || h.HandleTimeout() != tc.want {
+			t.Errorf("busy_timeout %s: the SQLite handler's HandleTimeout = %v (present %v), want %s", tc.busy, h, ok, tc.want)
+		}
+		db.Close()
+	}
+	if _, ok := pipeline.SinkHandler((*Postgres)(nil)).(interface{ HandleTimeout() time.Duration }); !ok {
+		t.Error("the PostgreSQL handler has no HandleTimeout")
+	}
+}
