@@ -27,10 +27,14 @@ const subscribeSynopsis = `subscribe [flags] PATTERN...
 Prints tagged items live from a running wirewatch (its embedded server's
 listener, or the cluster given by --nats-url). A PATTERN is a tag name
 (alaska-summit), an entity as kind.id (person.zelensky), or a NATS subject
-pattern below the prefix (items.tag.>, items.entity.place.*); items.tagged
-prints every tagged first copy, items.tagged.> the copies too. Wildcards *
-and > work in every form. Each item is printed once per subscription even
-when several patterns match it.
+pattern below the prefix (items.tag.>, items.entity.place.*); tags, kinds
+and ids are folded as the pipeline folds them (Ceasefire is ceasefire).
+items.tagged prints every tagged first copy, items.tagged.> only the copies
+(> does not match items.tagged itself): give both for every item. Wildcards
+* and > work in every form. Each item is printed once per subscription even
+when several patterns match it; copies and updates are marked. A bare
+stories, items or dlq is refused as ambiguous: give stories.> or
+items.tag.stories; dead letters are for 'wirewatch dlq list'.
 
 To follow stories instead, give story patterns: stories.> (every story's
 events) or stories.<story_id> (one story, e.g. from an item's story_id).
@@ -67,7 +71,10 @@ func runSubscribe(ctx context.Context, args []string, s stdio) error {
 	filters := make([]string, 0, len(patterns))
 	stream := ""
 	for _, p := range patterns {
-		f := subscribeSubject(subj, p)
+		f, err := subscribeSubject(subj, p)
+		if err != nil {
+			return fs.usageErr("pattern %q: %v", p, err)
+		}
 		if err := checkSubject(f); err != nil {
 			return fs.usageErr("pattern %q: %v", p, err)
 		}
@@ -135,6 +142,8 @@ func subscribeStream(subj pipeline.Subjects, f string) (string, error) {
 		return subj.StreamStories(), nil
 	case under("items.tagged"):
 		return subj.StreamTagged(), nil
+	case under("dlq"):
+		return "", errors.New("dead letters are not for subscribers: list them with 'wirewatch dlq list'")
 	}
 	return "", errors.New("not a subject for subscribers: give a tag, an entity kind.id, items.tag.…, items.entity.…, items.tagged or stories.… (use 'nats sub' for the pipeline's internal subjects)")
 }
@@ -159,20 +168,53 @@ func checkSubject(f string) error {
 	return nil
 }
 
-// subscribeSubject turns a user's pattern into a subject filter.
-func subscribeSubject(subj pipeline.Subjects, p string) string {
+// subjectRoots are the first tokens of wirewatch's subjects below the
+// prefix, with what to give instead of one as a bare word: a tag of that
+// name, or the subjects.
+var subjectRoots = map[string]string{
+	"items":   "items.tagged (every tagged first copy) or items.tag.items (the tag)",
+	"stories": "stories.> (every story's events) or items.tag.stories (the tag)",
+	"dlq":     "items.tag.dlq for the tag; dead letters are for 'wirewatch dlq list'",
+}
+
+// subscribeSubject turns a user's pattern into a subject filter: a bare
+// word is a tag, kind.id an entity, a pattern starting with the prefix or
+// a subject root (items, stories, dlq) a subject. Tag, entity kind and
+// entity id tokens are folded as the pipeline folds them (pipeline.Token),
+// so Ceasefire and items.tag.Ceasefire are items.tag.ceasefire. A bare
+// word equal to a subject root is refused: it is ambiguous.
+func subscribeSubject(subj pipeline.Subjects, p string) (string, error) {
+	rest, prefixed := strings.CutPrefix(p, subj.Prefix())
+	toks := strings.Split(rest, ".")
+	_, root := subjectRoots[toks[0]]
 	switch {
-	case strings.HasPrefix(p, subj.Prefix()):
-		return p
-	case strings.HasPrefix(p, "items."), strings.HasPrefix(p, "stories."):
-		return subj.Prefix() + p
-	case strings.Contains(p, "."): // kind.id
-		return subj.Prefix() + "items.entity." + p
+	case prefixed || root && len(toks) > 1:
 	case p == ">" || p == "*":
-		return subj.Prefix() + "items.tag." + p
-	default:
-		return subj.Prefix() + "items.tag." + pipeline.Token(p)
+		toks = []string{"items", "tag", p}
+	case len(toks) == 1:
+		if hint, ok := subjectRoots[pipeline.Token(p)]; ok {
+			return "", fmt.Errorf("%s is ambiguous (a subject root, or a tag): give %s", p, hint)
+		}
+		toks = []string{"items", "tag", p}
+	default: // kind.id
+		toks = append([]string{"items", "entity"}, toks...)
 	}
+	if len(toks) > 2 && toks[0] == "items" && (toks[1] == "tag" || toks[1] == "entity") {
+		for i, t := range toks[2:] {
+			toks[2+i] = foldToken(t)
+		}
+	}
+	return subj.Prefix() + strings.Join(toks, "."), nil
+}
+
+// foldToken folds a tag or entity token of a pattern as the pipeline folds
+// them, but leaves wildcards, and what checkSubject refuses (an empty
+// token, white space, a wildcard inside a token), for it to name.
+func foldToken(t string) string {
+	if t == "" || strings.ContainsAny(t, "*> \t\r\n") {
+		return t
+	}
+	return pipeline.Token(t)
 }
 
 // printStoryEvents prints story events until ctx ends or limit events
@@ -260,12 +302,7 @@ func printItems(ctx context.Context, cons jetstream.Consumer, w io.Writer, asJSO
 			fmt.Fprintf(w, "%s\n", b)
 			return true
 		}
-		tags := make([]string, 0, len(item.Tags))
-		for _, t := range item.Tags {
-			tags = append(tags, t.Tag)
-		}
-		fmt.Fprintf(w, "%s  %-14s %s\n    %s\n    tags: %s  story: %s\n",
-			item.Time().Format(time.RFC3339), item.Feed, item.Title, item.URL, strings.Join(tags, ", "), item.StoryID)
+		writeItem(w, item)
 		return true
 	}, func(data []byte) string {
 		item, err := pipeline.Unmarshal(data)
@@ -274,6 +311,37 @@ func printItems(ctx context.Context, cons jetstream.Consumer, w io.Writer, asJSO
 		}
 		return item.Version()
 	})
+}
+
+// writeItem prints an item in subscribe's text form: time, feed and title;
+// its link; then its tags (if any), story, and whether it is a copy or an
+// update.
+func writeItem(w io.Writer, item *pipeline.Item) {
+	var notes []string
+	if len(item.Tags) > 0 {
+		tags := make([]string, 0, len(item.Tags))
+		for _, t := range item.Tags {
+			tags = append(tags, t.Tag)
+		}
+		notes = append(notes, "tags: "+strings.Join(tags, ", "))
+	}
+	if item.StoryID != "" {
+		notes = append(notes, "story: "+item.StoryID)
+	}
+	if item.DuplicateOf != "" {
+		copyOf := "copy of " + item.DuplicateOf
+		if item.DupKind != "" {
+			copyOf += " (" + item.DupKind + ")"
+		}
+		notes = append(notes, copyOf)
+	}
+	if item.Update {
+		notes = append(notes, "update")
+	}
+	fmt.Fprintf(w, "%s  %-14s %s\n    %s\n", item.Time().Format(time.RFC3339), item.Feed, item.Title, item.URL)
+	if len(notes) > 0 {
+		fmt.Fprintf(w, "    %s\n", strings.Join(notes, "  "))
+	}
 }
 
 func firstNonEmpty(vs ...string) string {

@@ -27,10 +27,61 @@ func TestSubscribeSubject(t *testing.T) {
 		">":                        "wirewatch.items.tag.>",
 		"stories.>":                "wirewatch.stories.>",
 		"stories.s1f0c":            "wirewatch.stories.s1f0c",
+		// Tag and entity tokens are folded as the pipeline folds them, in
+		// every form; wildcards and tokens checkSubject refuses are not.
+		"ZELENSKY":                       "wirewatch.items.tag.zelensky",
+		"items.tag.Ceasefire":            "wirewatch.items.tag.ceasefire",
+		"wirewatch.items.tag.Ceasefire":  "wirewatch.items.tag.ceasefire",
+		"Person.Zelensky":                "wirewatch.items.entity.person.zelensky",
+		"items.entity.Place.Zürich":      "wirewatch.items.entity.place.z_rich",
+		"items.entity.PLACE.*":           "wirewatch.items.entity.place.*",
+		"person.zel*":                    "wirewatch.items.entity.person.zel*",
+		"items.tagged.>":                 "wirewatch.items.tagged.>",
+		"dlq.>":                          "wirewatch.dlq.>",
+		"wirewatch.items.entity.person.": "wirewatch.items.entity.person.",
 	}
 	for in, want := range tests {
-		if got := subscribeSubject(subj, in); got != want {
-			t.Errorf("subscribeSubject(%q) = %q, want %q", in, got, want)
+		if got, err := subscribeSubject(subj, in); got != want || err != nil {
+			t.Errorf("subscribeSubject(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	// A bare subject root is ambiguous: a tag, or the subjects?
+	for in, want := range map[string]string{
+		"stories": "give stories.> (every story's events) or items.tag.stories (the tag)",
+		"Items":   "give items.tagged (every tagged first copy) or items.tag.items (the tag)",
+		"dlq":     "wirewatch dlq list",
+	} {
+		if got, err := subscribeSubject(subj, in); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("subscribeSubject(%q) = %q, %v; want refused with %q", in, got, err, want)
+		}
+	}
+}
+
+// TestWriteItem checks subscribe's text form: copies and updates are
+// marked, and an item without tags has no empty "tags:".
+func TestWriteItem(t *testing.T) {
+	at := time.Date(2025, 8, 16, 3, 40, 0, 0, time.UTC)
+	tests := []struct {
+		name string
+		item pipeline.Item
+		want string
+	}{
+		{"first copy", pipeline.Item{Feed: "afp-world", Title: "No deal", URL: "https://afp.example/a", Published: at,
+			StoryID: "s1", Tags: []pipeline.Tag{{Tag: "alaska-summit"}, {Tag: "putin"}}},
+			"2025-08-16T03:40:00Z  afp-world      No deal\n    https://afp.example/a\n    tags: alaska-summit, putin  story: s1\n"},
+		{"syndicated copy", pipeline.Item{Feed: "gulf-tribune", Title: "No deal in Alaska", URL: "https://gulf.example/b", Published: at,
+			StoryID: "s1", DuplicateOf: "a1", DupKind: pipeline.DupSyndicated, Tags: []pipeline.Tag{{Tag: "putin"}}},
+			"    tags: putin  story: s1  copy of a1 (syndicated)\n"},
+		{"exact copy without tags", pipeline.Item{Feed: "gulf-tribune", Title: "G20", Published: at, StoryID: "s2", DuplicateOf: "u12", DupKind: pipeline.DupExact},
+			"    story: s2  copy of u12 (exact)\n"},
+		{"update", pipeline.Item{Feed: "frontier-daily", Title: "Edited", Published: at, StoryID: "s1", Update: true},
+			"    story: s1  update\n"},
+	}
+	for _, tt := range tests {
+		var b bytes.Buffer
+		writeItem(&b, &tt.item)
+		if !strings.HasSuffix(b.String(), tt.want) || strings.Contains(b.String(), "tags: ") != (len(tt.item.Tags) > 0) {
+			t.Errorf("%s: printed\n%s\nwant it to end with\n%s", tt.name, b.String(), tt.want)
 		}
 	}
 }
@@ -39,7 +90,9 @@ func TestSubscribeSubject(t *testing.T) {
 // are refused before connecting, naming the pattern.
 func TestSubscribeRefused(t *testing.T) {
 	for _, args := range [][]string{
-		{"dlq.>"},               // read as an entity kind "dlq"
+		{"dlq.>"},   // dead letters: for 'wirewatch dlq list'
+		{"stories"}, // a bare subject root is ambiguous
+		{"items.tag.>", "dlq"},
 		{"items.parsed.>"},      // a work queue
 		{"wirewatch.dlq.jsonl"}, // dead letters
 		{"items.>"},
@@ -54,6 +107,11 @@ func TestSubscribeRefused(t *testing.T) {
 		} else if len(args) == 1 && !strings.Contains(err.Error(), args[0]) {
 			t.Errorf("subscribe %v: error %q does not name the pattern", args, err)
 		}
+	}
+	var out bytes.Buffer
+	err := run(t.Context(), []string{"subscribe", "--nats-url", "nats://127.0.0.1:1", "dlq.>"}, stdio{out: &out, err: &out, getenv: env(nil)})
+	if err == nil || !strings.Contains(err.Error(), "wirewatch dlq list") || strings.Contains(err.Error(), "entity kind") {
+		t.Errorf("subscribe dlq.> = %v, want the pattern refused, pointing at 'wirewatch dlq list'", err)
 	}
 }
 
@@ -166,6 +224,25 @@ func TestSubscribe(t *testing.T) {
 		}
 		if got != want || want != 8 {
 			t.Errorf("following story %s printed %d events (%d lines), want %d (8)", biggest.StoryID, got, len(lines), want)
+		}
+	})
+
+	// items.tagged and items.tagged.> together: every item, the copies and
+	// the update marked in the text form.
+	t.Run("every item as text", func(t *testing.T) {
+		lines := subscribeOutput(t, "--nats-url", srv.ClientURL(), "--all", "items.tagged", "items.tagged.>")
+		text := strings.Join(lines, "\n")
+		var items int
+		for _, l := range lines {
+			if !strings.HasPrefix(l, " ") {
+				items++
+			}
+		}
+		if items != 23 || strings.Count(text, "(syndicated)") != 3 || strings.Count(text, "(exact)") != 2 || strings.Count(text, "  update") != 1 {
+			t.Errorf("subscribe items.tagged items.tagged.> printed %d items (want 23), want 3 syndicated and 2 exact copies and 1 update marked:\n%s", items, text)
+		}
+		if strings.Contains(text, "tags:  ") || strings.Contains(text, "tags: \n") {
+			t.Errorf("an item without tags printed an empty tags label:\n%s", text)
 		}
 	})
 
