@@ -65,7 +65,7 @@ func CanonicalURL(raw string) string {
 func canonical(u *url.URL) string {
 	u.Scheme = strings.ToLower(u.Scheme)
 	host, port := u.Hostname(), u.Port()
-	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	host = strings.TrimRight(strings.ToLower(host), ".")
 	if (u.Scheme == "http" && port == "80") || (u.Scheme == "https" && port == "443") {
 		port = ""
 	}
