@@ -7,8 +7,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"html"
 	"os"
 	"os/signal"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -305,7 +307,7 @@ func (q *dlq) list(ctx context.Context, s stdio, limit int, asJSON bool) error {
 	fmt.Fprintln(tw, "SEQ\tTIME\tSTAGE\tSUBJECT\tATTEMPTS\tERROR")
 	for _, d := range dls {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\n", d.Seq, d.Time.Format(time.RFC3339), orDash(d.Stage), orDash(d.Subject),
-			d.Attempts, oneLine(d.Error, 160))
+			d.Attempts, oneLine(plainError(d.Error), 160))
 	}
 	return tw.Flush()
 }
@@ -461,6 +463,40 @@ func subjectMatches(f, subject string) bool {
 		}
 	}
 	return len(ft) == len(st)
+}
+
+// plainError is a dead letter's error as dlq list shows it: each quoted
+// part (a webhook receiver's body, quoted with its line breaks as \n) is
+// unquoted, and one holding HTML is reduced to its text, so that the
+// column shows what the receiver said, not its markup.
+func plainError(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		if s[i] == '"' {
+			if q, err := strconv.QuotedPrefix(s[i:]); err == nil {
+				u, _ := strconv.Unquote(q)
+				b.WriteString(`"` + htmlText(u) + `"`)
+				i += len(q)
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+		i++
+	}
+	return b.String()
+}
+
+// htmlTag is an HTML tag, comment or doctype, or the start of one cut off
+// at the end of the text.
+var htmlTag = regexp.MustCompile(`<[!/?A-Za-z][^<>]*(?:>|$)`)
+
+// htmlText returns the text of s with its tags removed and its entities
+// decoded when s holds HTML tags, else s.
+func htmlText(s string) string {
+	if !htmlTag.MatchString(s) {
+		return s
+	}
+	return strings.Join(strings.Fields(html.UnescapeString(htmlTag.ReplaceAllString(s, " "))), " ")
 }
 
 // oneLine folds s to one line of at most n characters.

@@ -219,6 +219,30 @@ func TestDLQReplay(t *testing.T) {
 	checkWrites("after refused replays", "bad1", "bad2")
 }
 
+// TestDLQErrorColumn checks the error as dlq list prints it: on one line,
+// a receiver's HTML body reduced to its text before it is cut short.
+func TestDLQErrorColumn(t *testing.T) {
+	page := "<!DOCTYPE HTML>\n<html lang=\"en\">\n    <head>\n        <meta charset=\"utf-8\">\n        <title>Error response</title>\n    </head>\n" +
+		"    <body>\n        <h1>Error response</h1>\n        <p>Error code: 501</p>\n        <p>Message: Unsupported method (&#x27;POST&#x27;).</p>"
+	tests := []struct{ in, want string }{
+		{fmt.Sprintf("webhook sink: a1: post hooks.example: status 501: %q", page),
+			`webhook sink: a1: post hooks.example: status 501: "Error response Error response Error code: 501 Message: Unsupported method ('POST')."`},
+		// Cut off inside a tag, with more after the quote.
+		{fmt.Sprintf("webhook sink: a1: post h: status 502: %q (reading body: EOF)", "<html><head><title>Bad Gateway</title><meta charset=\"ut"),
+			`webhook sink: a1: post h: status 502: "Bad Gateway" (reading body: EOF)`},
+		// Not HTML: as it was, on one line.
+		{fmt.Sprintf("webhook sink: a1: post h: status 500: %q", "internal error:\n  x < y, see log"),
+			`webhook sink: a1: post h: status 500: "internal error: x < y, see log"`},
+		{"database is locked:\n  try again later", "database is locked: try again later"},
+		{`header name "X Y" is not valid`, `header name "X Y" is not valid`},
+	}
+	for _, tt := range tests {
+		if got := oneLine(plainError(tt.in), 160); got != tt.want {
+			t.Errorf("error %q shown as\n%q, want\n%q", tt.in, got, tt.want)
+		}
+	}
+}
+
 func TestDLQStageName(t *testing.T) {
 	tests := []struct {
 		in, want string // want "" for refused
