@@ -56,6 +56,16 @@ func openBroker(ctx context.Context, c NATSConfig, name string, log *slog.Logger
 			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("nats reconnected", "url", nc.ConnectedUrlRedacted()) }),
+		// Asynchronous errors (a slow consumer, a subscription the
+		// server no longer knows) go to the log, not as bare lines to
+		// stderr (nats.go's default), which would break JSON logs.
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			if sub != nil {
+				log.Warn("nats error", "err", err, "subject", sub.Subject)
+				return
+			}
+			log.Warn("nats error", "err", err)
+		}),
 	}
 	if c.URL == "" {
 		if err := os.MkdirAll(c.DataDir, 0o755); err != nil {

@@ -59,3 +59,34 @@ func TestWebhookAckWaitHugeTimeout(t *testing.T) {
 		t.Errorf("webhook consumer ack deadline %s, want %s", got, 2*MaxWebhookTimeout)
 	}
 }
+
+// TestNATSAsyncErrorsLogged: the client's asynchronous errors (here a slow
+// consumer) go to the daemon's log, not as bare lines to stderr that would
+// break JSON logs.
+func TestNATSAsyncErrorsLogged(t *testing.T) {
+	var logs syncBuffer
+	log := slog.New(slog.NewJSONHandler(&logs, nil))
+	b, err := openBroker(t.Context(), NATSConfig{DataDir: t.TempDir(), MaxStore: MinMaxStore, MaxMemory: 64 << 20}, "test", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	sub, err := b.nc.SubscribeSync("slow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sub.SetPendingLimits(1, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	for range 10 {
+		b.nc.Publish("slow", []byte("x"))
+	}
+	b.nc.Flush()
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(logs.String(), "slow consumer") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if out := logs.String(); !strings.Contains(out, `"msg":"nats error"`) || !strings.Contains(out, "slow consumer") || !strings.Contains(out, `"subject":"slow"`) {
+		t.Errorf("log after a slow consumer:\n%s\nwant a nats error line naming the subject", out)
+	}
+}

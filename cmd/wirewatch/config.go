@@ -234,9 +234,10 @@ func defaultConfig(getenv func(string) string) Config {
 		Poller: PollerConfig{MaxBody: 15 << 20},
 		Rules:  nil, // the built-in gazetteer only; bundled summit rules: testdata/rules/summit.yaml
 		Dedup:  DedupConfig{Window: 72 * time.Hour, Workers: 1},
-		Sinks:  SinksConfig{NATSTags: &t, JSONL: JSONLConfig{MaxSize: DefaultJSONLMaxSize}},
-		HTTP:   HTTPConfig{Listen: "127.0.0.1:9464"},
-		Log:    LogConfig{Level: "info", Format: "text", Summary: 5 * time.Minute},
+		Sinks: SinksConfig{NATSTags: &t, JSONL: JSONLConfig{MaxSize: DefaultJSONLMaxSize},
+			SQLite: sinks.SQLiteConfig{BusyTimeout: sinks.DefaultBusyTimeout}},
+		HTTP: HTTPConfig{Listen: "127.0.0.1:9464"},
+		Log:  LogConfig{Level: "info", Format: "text", Summary: 5 * time.Minute},
 	}
 }
 
@@ -876,7 +877,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Sinks.Postgres.DSN != "" {
 		if err := c.Sinks.Postgres.Validate(); err != nil {
-			bad("sinks.postgres", "%s", strings.TrimPrefix(err.Error(), "postgres sink: "))
+			key, msg := "sinks.postgres", strings.TrimPrefix(err.Error(), "postgres sink: ")
+			if rest, ok := strings.CutPrefix(msg, "dsn "); ok {
+				key, msg = "sinks.postgres.dsn", rest // blamed on WIREWATCH_POSTGRES_DSN when it came from there
+			}
+			bad(key, "%s", msg)
 		}
 	}
 	hooks := map[string]int{}

@@ -191,6 +191,12 @@ func TestLoadConfig(t *testing.T) {
 		{name: "nats.url with no URL", yaml: "nats:\n  url: \" , \"\n", wantErr: []string{`nats.url: " , ": no URL`}},
 		{name: "nats.url from the environment does not parse", env: map[string]string{"WIREWATCH_NATS_URL": "nats://user:s3cret@[::1:4222"},
 			wantErr: []string{`WIREWATCH_NATS_URL: "nats://<redacted>@[::1:4222" does not parse`}, notWant: []string{"s3cret"}},
+		{name: "postgres dsn from the environment does not parse", env: map[string]string{"WIREWATCH_POSTGRES_DSN": "not a dsn"},
+			wantErr: []string{"WIREWATCH_POSTGRES_DSN: does not parse (check its syntax)"}, lines: 1},
+		{name: "postgres dsn in the file does not parse", yaml: "sinks:\n  postgres:\n    dsn: \"not a dsn\"\n",
+			wantErr: []string{"sinks.postgres.dsn: does not parse (check its syntax)"}, lines: 1},
+		{name: "postgres retention", yaml: "sinks:\n  postgres:\n    dsn: \"postgres://h/db\"\n    retention: 1m\n",
+			wantErr: []string{"sinks.postgres: retention 1m0s"}, lines: 1},
 		{name: "nats.url seeds", yaml: "nats:\n  url: \"nats://u:p@h1:4222, tls://h2,h3:4222,ws://h4:8080/\"\n"},
 
 		// Webhook names: one webhook needs none; several must differ.
