@@ -460,7 +460,7 @@ func (s *summary) collect(ctx context.Context, js jetstream.JetStream, subj pipe
 	if err != nil {
 		return err
 	}
-	stories := map[string]int{}
+	stories := map[string]int{} // story -> reports
 	if n := info.State.Msgs; n > 0 {
 		// Each fetch recreates the consumer; bounded, so a server gone
 		// away fails the summary instead of retrying forever.
@@ -518,7 +518,12 @@ func (s *summary) add(it *pipeline.Item, stories map[string]int) {
 		}
 	}
 	if it.StoryID != "" && !it.Update {
-		stories[it.StoryID]++
+		// Reports as 'wirewatch stories' counts them: first copies.
+		n := stories[it.StoryID]
+		if it.DuplicateOf == "" {
+			n++
+		}
+		stories[it.StoryID] = n
 	}
 	if it.DuplicateOf == "" && !it.Update {
 		for _, t := range it.Tags {

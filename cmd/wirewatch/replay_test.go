@@ -94,6 +94,25 @@ func TestReplayBundled(t *testing.T) {
 	if sum.Items != len(items) || len(sum.Failures) != 0 || sum.DeadLetter != 0 {
 		t.Errorf("summary = %+v, want %d items, no failures, no dead letters", sum, len(items))
 	}
+	// Stories with several reports are counted as 'wirewatch stories'
+	// counts reports: first copies, not copies or updates.
+	reports := map[string]int{} // every story, with its first copies
+	for _, it := range items {
+		n := reports[it.StoryID]
+		if it.DuplicateOf == "" && !it.Update {
+			n++
+		}
+		reports[it.StoryID] = n
+	}
+	several := 0
+	for _, n := range reports {
+		if n > 1 {
+			several++
+		}
+	}
+	if sum.Stories != len(reports) || sum.MultiStory != several || several != 1 {
+		t.Errorf("summary: %d stories, %d with several reports; want %d, %d (the Alaska story)", sum.Stories, sum.MultiStory, len(reports), several)
+	}
 
 	// Match each expected item to the produced version.
 	find := func(r itemRef, update bool) *pipeline.Item {
