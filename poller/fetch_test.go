@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -678,5 +679,59 @@ func TestCheckHeaders(t *testing.T) {
 		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
 			t.Errorf("CheckHeaders(%v) = %v, want an error with %q", tc.h, err, tc.want)
 		}
+	}
+}
+
+// TestFeedStatusMetric: wirewatch_feeds counts the configured feeds by
+// status from the stored state (a feed never polled is new), refreshed at
+// most every feedStatusEvery.
+func TestFeedStatusMetric(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/ok":
+			w.Write(rss("ok", 1, ""))
+		case "/gone":
+			w.WriteHeader(http.StatusGone)
+		default:
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+	}))
+	defer srv.Close()
+	feeds := []Feed{{Name: "ok", URL: srv.URL + "/ok"}, {Name: "broken", URL: srv.URL + "/broken"},
+		{Name: "gone", URL: srv.URL + "/gone"}, {Name: "later", URL: srv.URL + "/ok"}}
+	p := mustNew(t, localConfig(t, srv), feeds, newRecorder(), nil)
+	now := time.Now()
+	p.now = func() time.Time { return now }
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(p.Collectors()...)
+	statuses := func() map[string]float64 {
+		t.Helper()
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]float64{}
+		for _, mf := range mfs {
+			if mf.GetName() == "wirewatch_feeds" {
+				for _, m := range mf.GetMetric() {
+					out[m.GetLabel()[0].GetValue()] = m.GetGauge().GetValue()
+				}
+			}
+		}
+		return out
+	}
+	if got := statuses(); got[StatusNew] != 4 || got[StatusOK] != 0 {
+		t.Errorf("before any poll: %v, want 4 new", got)
+	}
+	for _, f := range []string{"ok", "broken", "gone"} {
+		p.Poll(t.Context(), f)
+	}
+	if got := statuses(); got[StatusNew] != 4 {
+		t.Errorf("within %s of the last read: %v, want the cached 4 new", feedStatusEvery, got)
+	}
+	now = now.Add(feedStatusEvery)
+	want := map[string]float64{StatusNew: 1, StatusOK: 1, StatusBackingOff: 1, StatusGone: 1, StatusHeld: 0}
+	if got := statuses(); !maps.Equal(got, want) {
+		t.Errorf("after polls: %v, want %v", got, want)
 	}
 }

@@ -1,6 +1,8 @@
 package poller
 
 import (
+	"context"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -68,5 +70,55 @@ func (m *metrics) observe(outcome string, items int, wire int64, d time.Duration
 // register (the poller never registers anything itself).
 func (p *Poller) Collectors() []prometheus.Collector {
 	m := p.metrics
-	return []prometheus.Collector{m.fetches, m.items, m.bytes, m.duration, m.inflight}
+	return []prometheus.Collector{m.fetches, m.items, m.bytes, m.duration, m.inflight, newFeedStatus(p)}
+}
+
+// feedStatus is the collector of wirewatch_feeds: the configured feeds by
+// status (new, ok, backing off, held, gone), read from the shared state
+// at scrape time, at most every feedStatusEvery. Every process sharing
+// the state reports the same numbers: aggregate with max, not sum.
+type feedStatus struct {
+	p    *Poller
+	desc *prometheus.Desc
+
+	mu     sync.Mutex
+	at     time.Time
+	counts map[string]int
+}
+
+const feedStatusEvery = 30 * time.Second
+
+func newFeedStatus(p *Poller) *feedStatus {
+	return &feedStatus{p: p, desc: prometheus.NewDesc("wirewatch_feeds",
+		"Configured feeds by status (new, ok, backing off, held, gone), from the shared feed state; "+
+			"every process reports the same numbers.", []string{"status"}, nil)}
+}
+
+func (c *feedStatus) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *feedStatus) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if now := c.p.now(); c.counts == nil || now.Sub(c.at) >= feedStatusEvery {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		states, err := c.p.store.LoadAll(ctx)
+		cancel()
+		if err != nil {
+			c.p.log.Debug("feed status metric: load states", "err", err)
+			ch <- prometheus.NewInvalidMetric(c.desc, err)
+			return
+		}
+		byName := make(map[string]FeedState, len(states))
+		for _, st := range states {
+			byName[st.Name] = st
+		}
+		counts := map[string]int{StatusNew: 0, StatusOK: 0, StatusBackingOff: 0, StatusHeld: 0, StatusGone: 0}
+		for _, f := range c.p.feeds {
+			counts[byName[f.Name].Status(now)]++ // a feed with no state is new
+		}
+		c.counts, c.at = counts, now
+	}
+	for status, n := range c.counts {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), status)
+	}
 }
