@@ -31,6 +31,14 @@ func newLogger(c LogConfig, w io.Writer) *slog.Logger {
 	}
 	opts := &slog.HandlerOptions{Level: lvl}
 	if c.Format == "json" {
+		// Durations as the text format writes them ("1m30s"), not as
+		// nanoseconds, which nobody reads and log tools do not parse.
+		opts.ReplaceAttr = func(_ []string, a slog.Attr) slog.Attr {
+			if a.Value.Kind() == slog.KindDuration {
+				a.Value = slog.StringValue(a.Value.Duration().String())
+			}
+			return a
+		}
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))

@@ -90,3 +90,13 @@ func TestNATSAsyncErrorsLogged(t *testing.T) {
 		t.Errorf("log after a slow consumer:\n%s\nwant a nats error line naming the subject", out)
 	}
 }
+
+// TestJSONLogDurations: the JSON log writes durations as the text log
+// does ("1m30s"), not as nanoseconds.
+func TestJSONLogDurations(t *testing.T) {
+	var b strings.Builder
+	newLogger(LogConfig{Level: "info", Format: "json"}, &b).Info("x", "down_for", 90*time.Second)
+	if !strings.Contains(b.String(), `"down_for":"1m30s"`) {
+		t.Errorf("JSON log line %s: want \"down_for\":\"1m30s\"", b.String())
+	}
+}
