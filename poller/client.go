@@ -357,7 +357,7 @@ func (c *client) get(ctx context.Context, fr fetchRequest) (*fetchResponse, erro
 		return out, nil
 	case resp.StatusCode < 200 || resp.StatusCode > 299:
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
-		se := &StatusError{Code: resp.StatusCode, URL: out.FinalURL}
+		se := &StatusError{Code: resp.StatusCode, URL: redactURL(out.FinalURL)}
 		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 			se.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), c.now(), c.cfg.RetryAfterMax)
 		}

@@ -390,13 +390,32 @@ func checkURL(raw string) error {
 		if errors.As(err, &ue) {
 			err = ue.Err // url.Error repeats the URL
 		}
-		return fmt.Errorf("url %q: %w", raw, err)
+		return fmt.Errorf("url %q: %w", redactURL(raw), err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return fmt.Errorf("url %q: scheme must be http or https", raw)
+		return fmt.Errorf("url %q: scheme must be http or https", redactURL(raw))
 	}
 	if u.Hostname() == "" {
-		return fmt.Errorf("url %q: no host", raw)
+		return fmt.Errorf("url %q: no host", redactURL(raw))
 	}
 	return nil
+}
+
+// redactURL hides the password of a feed URL with user information
+// (https://user:pass@host/feed, basic auth) in messages and logs, as
+// net/http does in its own errors. A URL that does not parse loses
+// everything between its scheme and its last "@".
+func redactURL(raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		return u.Redacted()
+	}
+	at := strings.LastIndex(raw, "@")
+	if at < 0 {
+		return raw
+	}
+	start := 0
+	if i := strings.Index(raw, "://"); i >= 0 && i < at {
+		start = i + 3
+	}
+	return raw[:start] + "xxxxx" + raw[at:]
 }

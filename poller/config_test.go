@@ -59,9 +59,15 @@ func TestCheckURL(t *testing.T) {
 		{"ftp://example.org/f", "scheme must be http or https"},
 		{"example.org/feed", "scheme must be http or https"},
 		{"", "scheme must be http or https"},
+		// A password is never repeated (basic auth in the URL).
+		{"ftp://u:s3cret@example.org/f", `"ftp://u:xxxxx@example.org/f": scheme must be http or https`},
+		{"http://u:s3cret@exa mple.org/f", `"http://xxxxx@exa mple.org/f"`},
 	}
 	for _, tt := range tests {
 		err := CheckURL(tt.url)
+		if err != nil && strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("CheckURL(%q) = %v: repeats the password", tt.url, err)
+		}
 		switch {
 		case tt.want == "" && err != nil:
 			t.Errorf("CheckURL(%q) = %v, want nil", tt.url, err)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"net"
 	"net/http"
@@ -733,5 +734,39 @@ func TestFeedStatusMetric(t *testing.T) {
 	want := map[string]float64{StatusNew: 1, StatusOK: 1, StatusBackingOff: 1, StatusGone: 1, StatusHeld: 0}
 	if got := statuses(); !maps.Equal(got, want) {
 		t.Errorf("after polls: %v, want %v", got, want)
+	}
+}
+
+// TestFeedPasswordNotShown: a feed URL with basic-auth user information
+// is fetched with it, but its password is in no error, stored state or
+// log line.
+func TestFeedPasswordNotShown(t *testing.T) {
+	var gotAuth atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); ok && u == "u" && p == "s3cret" {
+			gotAuth.Store(true)
+		}
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	defer srv.Close()
+	var logs strings.Builder
+	feedURL := strings.Replace(srv.URL, "http://", "http://u:s3cret@", 1) + "/feed"
+	p, err := New(localConfig(t, srv), []Feed{{Name: "auth", URL: feedURL}}, newRecorder(), nil,
+		slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.Poll(t.Context(), "auth")
+	st, _, _ := p.store.Load(t.Context(), "auth")
+	if !gotAuth.Load() {
+		t.Error("the server got no basic auth")
+	}
+	for what, s := range map[string]string{"error": fmt.Sprint(err), "state": st.LastError, "log": logs.String()} {
+		if strings.Contains(s, "s3cret") {
+			t.Errorf("the %s shows the password: %s", what, s)
+		}
+	}
+	if !strings.Contains(st.LastError, "u:xxxxx@") {
+		t.Errorf("stored error %q: want the URL with its password redacted", st.LastError)
 	}
 }

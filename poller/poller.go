@@ -162,7 +162,7 @@ func (p *Poller) Run(ctx context.Context) error {
 		case !ok || st.ConfiguredURL != f.URL:
 			p.q.push(now, i)
 		case st.Gone:
-			p.log.Info("feed is gone, not polled", "feed", f.Name, "url", st.URL)
+			p.log.Info("feed is gone, not polled", "feed", f.Name, "url", redactURL(st.URL))
 		default:
 			p.q.push(p.resumeAt(f, st), i)
 		}
@@ -472,7 +472,7 @@ func (p *Poller) pollLocked(ctx context.Context, i int, viaSchedule bool) (Resul
 	}
 	if !found || st.ConfiguredURL != f.URL {
 		if found {
-			log.Info("feed url changed in config, state reset", "old", st.ConfiguredURL, "new", f.URL)
+			log.Info("feed url changed in config, state reset", "old", redactURL(st.ConfiguredURL), "new", redactURL(f.URL))
 		}
 		st = FeedState{Name: f.Name, URL: f.URL, ConfiguredURL: f.URL, Fetches: st.Fetches, Items: st.Items}
 	}
@@ -540,7 +540,7 @@ func (p *Poller) pollLocked(ctx context.Context, i int, viaSchedule bool) (Resul
 	case OutcomeHeld:
 		log.Info("host asked to wait", "status", res.Status, "until", res.NextDue)
 	case OutcomeGone:
-		log.Warn("feed is gone (410), no longer polled", "url", res.URL)
+		log.Warn("feed is gone (410), no longer polled", "url", redactURL(res.URL))
 	default:
 		log.Debug("polled", "outcome", res.Outcome, "items", res.Items, "known", res.Known, "next", res.NextDue)
 	}
@@ -560,7 +560,7 @@ func (p *Poller) fetch(ctx context.Context, f Feed, st *FeedState, now time.Time
 		st.LastStatus = resp.Status
 		p.metrics.bytes.Add(float64(resp.WireBytes))
 		if resp.PermanentURL != "" && resp.PermanentURL != st.URL {
-			p.log.Info("feed moved permanently", "feed", f.Name, "from", st.URL, "to", resp.PermanentURL)
+			p.log.Info("feed moved permanently", "feed", f.Name, "from", redactURL(st.URL), "to", redactURL(resp.PermanentURL))
 			st.URL, res.MovedTo = resp.PermanentURL, resp.PermanentURL
 			p.setURL(p.byName[f.Name], st.URL)
 			st.ETag, st.LastModified = "", "" // validators were the old URL's
