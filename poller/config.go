@@ -407,6 +407,9 @@ func checkURL(raw string) error {
 // everything between its scheme and its last "@".
 func redactURL(raw string) string {
 	if u, err := url.Parse(raw); err == nil {
+		if _, ok := u.User.Password(); !ok {
+			return raw // as written: Redacted would also rewrite it ("http://" to "http:")
+		}
 		return u.Redacted()
 	}
 	at := strings.LastIndex(raw, "@")
