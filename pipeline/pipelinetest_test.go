@@ -13,13 +13,13 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-func startJS(t *testing.T, dir string) (*Server, jetstream.JetStream) {
+func startJS(t testing.TB, dir string) (*Server, jetstream.JetStream) {
 	t.Helper()
 	return startJSConfig(t, ServerConfig{DataDir: dir})
 }
 
 // startJSConfig is startJS with a whole server config.
-func startJSConfig(t *testing.T, cfg ServerConfig) (*Server, jetstream.JetStream) {
+func startJSConfig(t testing.TB, cfg ServerConfig) (*Server, jetstream.JetStream) {
 	t.Helper()
 	srv, err := StartServer(t.Context(), cfg)
 	if err != nil {
