@@ -91,12 +91,8 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 // attempt counted), each retry at Debug only, and the gauge goes 0, 1, 0.
 func TestStageHealth(t *testing.T) {
 	const items = 12
-	_, js := startJS(t, t.TempDir())
-	subj := MustSubjects("")
+	js, subj := startStreams(t)
 	ctx := t.Context()
-	if err := Setup(ctx, js, subj, StreamConfig{}); err != nil {
-		t.Fatal(err)
-	}
 	var down atomic.Bool
 	var mu sync.Mutex
 	failed := map[string]int{} // item -> failed attempts
@@ -221,12 +217,8 @@ func TestStageHealthShutdown(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for ShutdownGrace")
 	}
-	_, js := startJS(t, t.TempDir())
-	subj := MustSubjects("")
+	js, subj := startStreams(t)
 	ctx := t.Context()
-	if err := Setup(ctx, js, subj, StreamConfig{}); err != nil {
-		t.Fatal(err)
-	}
 	if err := NewPublisher(js, subj).Publish(ctx, "f", []Item{{ID: "a", Feed: "f", Title: "t", Text: "a"}}); err != nil {
 		t.Fatal(err)
 	}

@@ -37,17 +37,24 @@ func startJSConfig(t testing.TB, cfg ServerConfig) (*Server, jetstream.JetStream
 	return srv, js
 }
 
+// startStreams is startJS with the default deployment's streams set up.
+func startStreams(t testing.TB) (jetstream.JetStream, Subjects) {
+	t.Helper()
+	_, js := startJS(t, t.TempDir())
+	subj := MustSubjects("")
+	if err := Setup(t.Context(), js, subj, StreamConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	return js, subj
+}
+
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // TestStageRoundTrip sends items through a stage and checks outputs,
 // retries, dead letters and idleness on a real embedded server.
 func TestStageRoundTrip(t *testing.T) {
-	_, js := startJS(t, t.TempDir())
-	subj := MustSubjects("")
+	js, subj := startStreams(t)
 	ctx := t.Context()
-	if err := Setup(ctx, js, subj, StreamConfig{}); err != nil {
-		t.Fatal(err)
-	}
 	// Setup is idempotent.
 	if err := Setup(ctx, js, subj, StreamConfig{}); err != nil {
 		t.Fatalf("second Setup: %v", err)
@@ -173,12 +180,8 @@ func TestItemTime(t *testing.T) {
 // the buffered messages are handed back rather than handled, and a new
 // worker then handles every message once.
 func TestStageStopsWithHangingHandler(t *testing.T) {
-	_, js := startJS(t, t.TempDir())
-	subj := MustSubjects("")
+	js, subj := startStreams(t)
 	ctx := t.Context()
-	if err := Setup(ctx, js, subj, StreamConfig{}); err != nil {
-		t.Fatal(err)
-	}
 	items := make([]Item, 20)
 	for i := range items {
 		items[i] = Item{ID: string(rune('a' + i)), Feed: "f", Title: "t", Text: string(rune('a' + i))}
@@ -243,11 +246,7 @@ func TestStageStopsWithHangingHandler(t *testing.T) {
 // credentials) ends Run with an error, so the daemon stops instead of
 // running on without the stage.
 func TestStageStopsOnClosedConnection(t *testing.T) {
-	_, js := startJS(t, t.TempDir())
-	subj := MustSubjects("")
-	if err := Setup(t.Context(), js, subj, StreamConfig{}); err != nil {
-		t.Fatal(err)
-	}
+	js, subj := startStreams(t)
 	h := HandlerFunc(func(ctx context.Context, it *Item) ([]Output, error) { return nil, nil })
 	stage := NewStage(js, StageConfig{Name: "s", Stream: subj.StreamParsed()}, h, nil, discard())
 	done := make(chan error, 1)

@@ -12,12 +12,8 @@ import (
 // with one output per item, on an embedded server; ns/op is per item
 // (pull, decode, handle, publish, confirm, ack).
 func BenchmarkStage(b *testing.B) {
-	_, js := startJS(b, b.TempDir())
-	subj := MustSubjects("")
+	js, subj := startStreams(b)
 	ctx := context.Background()
-	if err := Setup(ctx, js, subj, StreamConfig{}); err != nil {
-		b.Fatal(err)
-	}
 	items := make([]Item, b.N)
 	for i := range items {
 		items[i] = Item{ID: fmt.Sprintf("i%d", i), Feed: "f", Title: "t", Text: "some text of an item"}

@@ -19,12 +19,8 @@ import (
 // it names, with Replayed(ctx) set, and the other acks it unhandled and
 // counts it as skipped.
 func TestStageSkipsReplayForOtherStage(t *testing.T) {
-	_, js := startJS(t, t.TempDir())
-	subj := MustSubjects("")
+	js, subj := startStreams(t)
 	ctx := t.Context()
-	if err := Setup(ctx, js, subj, StreamConfig{}); err != nil {
-		t.Fatal(err)
-	}
 	metrics := NewMetrics(prometheus.NewRegistry())
 	var mu sync.Mutex
 	handled := map[string][]string{} // stage -> item IDs, "+r" when Replayed

@@ -35,12 +35,8 @@ func TestStageSlowHandlerNoRedelivery(t *testing.T) {
 		{"a write longer than AckWait", 2, 2 * time.Second, 3 * time.Second, false, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, js := startJS(t, t.TempDir())
-			subj := MustSubjects("")
+			js, subj := startStreams(t)
 			ctx := t.Context()
-			if err := Setup(ctx, js, subj, StreamConfig{}); err != nil {
-				t.Fatal(err)
-			}
 			n := tc.n
 			var mu sync.Mutex
 			calls := map[string]int{}
@@ -99,12 +95,8 @@ func TestStageSlowHandlerNoRedelivery(t *testing.T) {
 // to be tried again, and it is not counted as dead; once the dead-letter
 // stream takes it, it is.
 func TestDeadLetterPublishFails(t *testing.T) {
-	_, js := startJS(t, t.TempDir())
-	subj := MustSubjects("")
+	js, subj := startStreams(t)
 	ctx := t.Context()
-	if err := Setup(ctx, js, subj, StreamConfig{}); err != nil {
-		t.Fatal(err)
-	}
 	metrics := NewMetrics(prometheus.NewRegistry())
 	dead := func() float64 {
 		var m dto.Metric
