@@ -105,9 +105,9 @@ func TestCommandLine(t *testing.T) {
 		{"feeds preview two args", []string{"feeds", "preview", "a", "b"}, 2, []string{"preview: want one URL or configured feed name, got 2"}, nil, nil, nil, true},
 		{"extract two files", []string{"extract", "a.html", "b.html"}, 2, []string{`unexpected argument "b.html"`}, nil, nil, nil, true},
 		// A bad value given by a flag is blamed on the flag, not the file.
-		{"run bad --listen", []string{"run", "-c", cfg, "--listen", "999.1.1.1:99999", "--http", "off", "--data-dir", filepath.Join(dir, "dd")}, 1,
+		{"run bad --listen", []string{"run", "-c", cfg, "--listen", "999.1.1.1:99999", "--http", "off", "--data-dir", filepath.Join(dir, "dd")}, 2,
 			[]string{`--listen: "999.1.1.1:99999": port "99999"`}, nil, nil, []string{"config " + cfg}, true},
-		{"run bad --log-level", []string{"run", "-c", cfg, "--log-level", "loud"}, 1,
+		{"run bad --log-level", []string{"run", "-c", cfg, "--log-level", "loud"}, 2,
 			[]string{`--log-level: "loud": want debug, info, warn or error`}, nil, nil, nil, true},
 		{"feeds preview unknown name", []string{"feeds", "preview", "nosuch", "-c", cfg}, 1,
 			[]string{`preview: "nosuch" is neither a feed of the config (-c) nor an http(s) URL`}, nil, nil, nil, true},

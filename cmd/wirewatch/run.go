@@ -61,7 +61,7 @@ func runDaemon(ctx context.Context, args []string, s stdio) error {
 		cfg.HTTP.Listen = ""
 	}
 	if err := cfg.Validate(); err != nil {
-		return err
+		return flagValueErr("run", err) // exit 2 when a flag's value is at fault
 	}
 	log := newLogger(cfg.Log, s.err)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
