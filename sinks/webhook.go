@@ -15,6 +15,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
+
+	"golang.org/x/net/html"
 
 	"github.com/wirewatch/wirewatch/pipeline"
 )
@@ -340,7 +343,7 @@ func (w *Webhook) post(ctx context.Context, it *pipeline.Item) error {
 		// Network errors and timeouts: the receiver may be back later.
 		return fmt.Errorf("webhook sink: post %s for %s: %w", w.host, it.ID, err)
 	}
-	snippet, rerr := w.drain(resp.Body)
+	snippet, rerr := w.drain(resp.Body, resp.Header.Get("Content-Type"))
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		// Delivered even if reading the rest of the body failed.
 		return nil
@@ -366,13 +369,53 @@ func (w *Webhook) post(ctx context.Context, it *pipeline.Item) error {
 }
 
 // drain reads at most MaxResponseBytes of body, closes it and returns the
-// first bytes for error messages. A receiver sending more is cut off: the
-// connection is closed instead of reused.
-func (w *Webhook) drain(body io.ReadCloser) (string, error) {
+// start of it for error messages: an HTML error page as its text (a
+// receiver's "405 Method Not Allowed" page is mostly markup), at most
+// snippetBytes. A receiver sending more is cut off: the connection is
+// closed instead of reused.
+func (w *Webhook) drain(body io.ReadCloser, contentType string) (string, error) {
 	defer body.Close()
 	var head bytes.Buffer
-	_, err := io.Copy(capWriter{&head, 256}, io.LimitReader(body, w.cfg.MaxResponseBytes))
-	return strings.ToValidUTF8(strings.TrimSpace(head.String()), "\uFFFD"), err
+	_, err := io.Copy(capWriter{&head, 4 << 10}, io.LimitReader(body, w.cfg.MaxResponseBytes))
+	s := head.String()
+	if strings.Contains(contentType, "html") || strings.HasPrefix(strings.TrimSpace(s), "<") {
+		s = htmlText(s)
+	}
+	s = strings.Join(strings.Fields(strings.ToValidUTF8(s, "\uFFFD")), " ")
+	if len(s) > snippetBytes {
+		cut := snippetBytes - len("…")
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
+	}
+	return s, err
+}
+
+// snippetBytes bounds the response text kept in a StatusError.
+const snippetBytes = 256
+
+// htmlText is the text of an HTML fragment, without scripts and styles.
+func htmlText(s string) string {
+	var b strings.Builder
+	z := html.NewTokenizer(strings.NewReader(s))
+	skip := false
+	for {
+		switch z.Next() {
+		case html.ErrorToken:
+			return b.String()
+		case html.StartTagToken:
+			name, _ := z.TagName()
+			skip = string(name) == "script" || string(name) == "style"
+		case html.EndTagToken:
+			skip = false
+		case html.TextToken:
+			if !skip {
+				b.Write(z.Text())
+				b.WriteByte(' ')
+			}
+		}
+	}
 }
 
 // capWriter keeps the first n bytes written and accepts (drops) the rest.

@@ -429,3 +429,42 @@ func TestWebhookBackoff(t *testing.T) {
 		})
 	}
 }
+
+// TestWebhookErrorPage: a receiver's HTML error page is kept as its text,
+// so that the log and the dead letter say what went wrong instead of
+// showing the start of the markup.
+func TestWebhookErrorPage(t *testing.T) {
+	page := `<!DOCTYPE HTML>
+<html lang="en">
+    <head>
+        <meta charset="utf-8">
+        <style type="text/css">body { font-family: sans-serif; }</style>
+        <title>Error response</title>
+    </head>
+    <body>
+        <h1>Error response</h1>
+        <p>Error code: 501</p>
+        <p>Message: Unsupported method (&#x27;POST&#x27;).</p>
+        <p>Error code explanation: 501 - Server does not support this operation.</p>
+    </body>
+</html>
+` + "<p>" + strings.Repeat("padding ", 100) + "</p>"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html;charset=utf-8")
+		w.WriteHeader(http.StatusNotImplemented)
+		io.WriteString(w, page)
+	}))
+	defer srv.Close()
+	err := newTestWebhook(t, WebhookConfig{URL: srv.URL}, nil).Write(t.Context(), testItem("a"))
+	var se *StatusError
+	if !errors.As(err, &se) {
+		t.Fatalf("Write = %v, want a StatusError", err)
+	}
+	want := "Error response Error response Error code: 501 Message: Unsupported method ('POST'). Error code explanation"
+	if !strings.HasPrefix(se.Body, want) || strings.Contains(se.Body, "<") || strings.Contains(se.Body, "font-family") {
+		t.Errorf("StatusError body %q: want the page's text, starting %q", se.Body, want)
+	}
+	if len(se.Body) > snippetBytes || !strings.HasSuffix(se.Body, "…") {
+		t.Errorf("StatusError body of %d bytes: want at most %d, ending in … where cut", len(se.Body), snippetBytes)
+	}
+}
