@@ -149,6 +149,11 @@ func TestCommandLine(t *testing.T) {
 			[]string{`tags: --kind "bogus": want one of topic, person, place, org, other`}, nil, nil, nil, true},
 
 		// L4: subjects NATS would refuse are refused before connecting.
+		// A --nats-url that does not parse: url.Parse's error would quote the password.
+		{"subscribe bad nats url", []string{"subscribe", "--nats-url", "nats://user:s3cret@bad host:4222", "foo"}, 1,
+			[]string{"subscribe: --nats-url nats://<redacted>@bad host:4222: a URL does not parse"}, nil, nil, []string{"s3cret"}, true},
+		{"dlq bad nats url", []string{"dlq", "list", "--nats-url", "nats://user:s3cret@bad host:4222"}, 1,
+			[]string{"a URL does not parse"}, nil, nil, []string{"s3cret"}, true},
 		{"subscribe empty token", []string{"subscribe", "--nats-url", "nats://127.0.0.1:1", "items..x"}, 2,
 			[]string{`pattern "items..x"`, "empty token"}, nil, nil, []string{"connect"}, true},
 		{"subscribe trailing dot", []string{"subscribe", "--nats-url", "nats://127.0.0.1:1", "person."}, 2,

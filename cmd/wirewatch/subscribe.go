@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	neturl "net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -377,6 +378,10 @@ func connectClient(cmd, url, creds string) (*nats.Conn, jetstream.JetStream, err
 }
 
 func connectErr(cmd, url string, err error) error {
+	if _, ok := errors.AsType[*neturl.Error](err); ok {
+		// url.Parse's error quotes the whole URL, password included.
+		return fmt.Errorf("%s: --nats-url %s: a URL does not parse (%s)", cmd, redactURL(url), natsURLWant)
+	}
 	if _, ok := errors.AsType[*fs.PathError](err); ok {
 		return fmt.Errorf("%s: connect to %s: %w", cmd, redactURL(url), err)
 	}
