@@ -44,14 +44,13 @@ attempt, kept in the stream <PREFIX>_DLQ with the error in their headers.
 A stage is dedup, tag or a sink: nats-tags, jsonl, sqlite, postgres,
 webhook or webhook-NAME (the "sink-" of the sinks' consumer names is
 optional). It connects like 'wirewatch subscribe': the running daemon's
-listener, or --nats-url.`
+listener, --nats-url, or as the config file given with -c says.`
 
 // runDLQ is 'wirewatch dlq'.
 func runDLQ(ctx context.Context, args []string, s stdio) error {
 	fs := newFlagSet("dlq", dlqSynopsis, s)
-	url := fs.String("nats-url", firstNonEmpty(s.getenv("WIREWATCH_NATS_URL"), "nats://127.0.0.1:4222"), "NATS server (env WIREWATCH_NATS_URL)")
-	creds := fs.String("creds", s.getenv("WIREWATCH_NATS_CREDENTIALS"), "NATS credentials `file`")
-	prefix := fs.String("prefix", firstNonEmpty(s.getenv("WIREWATCH_PREFIX"), pipeline.DefaultPrefix), "subject prefix")
+	cf := addClientFlags(fs, s)
+	url, creds, prefix := cf.url, cf.creds, cf.prefix
 	stage := fs.String("stage", "", "only the dead letters of this `stage` (dedup, tag, jsonl, sqlite, postgres, nats-tags, webhook[-NAME])")
 	limit := fs.Int("n", 100, "list at most `N` dead letters, oldest first (0: all)")
 	asJSON := fs.Bool("json", false, "list one JSON object per line, with the item")
@@ -105,6 +104,9 @@ func runDLQ(ctx context.Context, args []string, s stdio) error {
 		return fs.usageErr("--seq picks dead letters, --all takes every one (of --stage): give one of them")
 	case sub == "replay" && len(seqs) == 0 && !*all:
 		return fs.usageErr("say which dead letters to replay: --seq N (see 'wirewatch dlq list') or --all")
+	}
+	if err := cf.resolve(s); err != nil {
+		return err
 	}
 	subj, err := pipeline.NewSubjects(*prefix)
 	if err != nil {

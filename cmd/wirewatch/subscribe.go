@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -26,7 +27,8 @@ import (
 const subscribeSynopsis = `subscribe [flags] PATTERN...
 
 Prints tagged items live from a running wirewatch (its embedded server's
-listener, or the cluster given by --nats-url). A PATTERN is a tag name
+listener, or the cluster given by --nats-url; -c FILE reaches the daemon
+that config file describes). A PATTERN is a tag name
 (alaska-summit), an entity as kind.id (person.zelensky), or a NATS subject
 pattern below the prefix (items.tag.>, items.entity.place.*); tags, kinds
 and ids are folded as the pipeline folds them (Ceasefire is ceasefire).
@@ -44,9 +46,8 @@ and the copy it is) or merged with others.`
 
 func runSubscribe(ctx context.Context, args []string, s stdio) error {
 	fs := newFlagSet("subscribe", subscribeSynopsis, s)
-	url := fs.String("nats-url", firstNonEmpty(s.getenv("WIREWATCH_NATS_URL"), "nats://127.0.0.1:4222"), "NATS server (env WIREWATCH_NATS_URL)")
-	creds := fs.String("creds", s.getenv("WIREWATCH_NATS_CREDENTIALS"), "NATS credentials file")
-	prefix := fs.String("prefix", firstNonEmpty(s.getenv("WIREWATCH_PREFIX"), pipeline.DefaultPrefix), "subject prefix")
+	cf := addClientFlags(fs, s)
+	url, creds, prefix := cf.url, cf.creds, cf.prefix
 	since := fs.Duration("since", 0, "also print items from this long ago (e.g. 1h); default: only new ones")
 	all := fs.Bool("all", false, "print every stored item first, then new ones")
 	asJSON := fs.Bool("json", false, "print each full item as one JSON line")
@@ -64,6 +65,9 @@ func runSubscribe(ctx context.Context, args []string, s stdio) error {
 		return fs.usageErr("--since %s: want a period back from now, e.g. 1h", *since)
 	case *limit < 0:
 		return fs.usageErr("-n %d: want 0 (run until interrupted) or more", *limit)
+	}
+	if err := cf.resolve(s); err != nil {
+		return err
 	}
 	subj, err := pipeline.NewSubjects(*prefix)
 	if err != nil {
@@ -360,6 +364,51 @@ func firstNonEmpty(vs ...string) string {
 // connectClient connects command cmd (subscribe, dlq) to the NATS server
 // at url, with the credentials file creds if set. The caller closes the
 // connection.
+// clientFlags are the connection flags of the commands that reach a
+// running daemon (subscribe, dlq). Each value comes from its flag, else its
+// WIREWATCH_* variable, else the daemon's config file given with -c (its
+// nats.url, or nats.listen for the embedded server; nats.credentials;
+// nats.prefix), else the default: the embedded server's default listener
+// and prefix.
+type clientFlags struct {
+	cfgPath, url, creds, prefix *string
+}
+
+func addClientFlags(fs *cmdFlags, s stdio) *clientFlags {
+	return &clientFlags{
+		cfgPath: fs.String("c", s.getenv("WIREWATCH_CONFIG"), "the daemon's config `file`: reach it as it is configured (nats.url or nats.listen, credentials, prefix; env WIREWATCH_CONFIG)"),
+		url:     fs.String("nats-url", s.getenv("WIREWATCH_NATS_URL"), "NATS server `URL` (env WIREWATCH_NATS_URL; default: from -c, else nats://127.0.0.1:4222)"),
+		creds:   fs.String("creds", s.getenv("WIREWATCH_NATS_CREDENTIALS"), "NATS credentials `file` (env WIREWATCH_NATS_CREDENTIALS; default: from -c)"),
+		prefix:  fs.String("prefix", s.getenv("WIREWATCH_PREFIX"), "subject `prefix` (env WIREWATCH_PREFIX; default: from -c, else "+pipeline.DefaultPrefix+")"),
+	}
+}
+
+// resolve fills what no flag and no variable gave from the config file,
+// then from the defaults.
+func (c *clientFlags) resolve(s stdio) error {
+	if *c.cfgPath != "" {
+		cfg, err := loadConfig(*c.cfgPath, s.getenv)
+		if err != nil {
+			return err
+		}
+		if *c.url == "" {
+			switch {
+			case cfg.NATS.URL != "":
+				*c.url = cfg.NATS.URL
+			case cfg.NATS.Listen != "":
+				*c.url = "nats://" + cfg.NATS.Listen
+			default:
+				return fmt.Errorf("config %s: the embedded server has no listener (nats.listen is off), so no other process can reach it", *c.cfgPath)
+			}
+		}
+		*c.creds = cmp.Or(*c.creds, cfg.NATS.Credentials)
+		*c.prefix = cmp.Or(*c.prefix, cfg.NATS.Prefix)
+	}
+	*c.url = cmp.Or(*c.url, "nats://127.0.0.1:4222")
+	*c.prefix = cmp.Or(*c.prefix, pipeline.DefaultPrefix)
+	return nil
+}
+
 func connectClient(cmd, url, creds string) (*nats.Conn, jetstream.JetStream, error) {
 	opts := []nats.Option{nats.Name("wirewatch " + cmd)}
 	if creds != "" {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -177,6 +178,38 @@ func TestSubscribe(t *testing.T) {
 			}
 		})
 	}
+
+	// -c: reach the daemon as its config says (nats.listen), unless a flag
+	// or variable says otherwise; a config with no listener is refused.
+	t.Run("config", func(t *testing.T) {
+		dir := t.TempDir()
+		write := func(name, yaml string) string {
+			p := filepath.Join(dir, name)
+			if err := os.WriteFile(p, []byte(yaml), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}
+		listening := write("listening.yaml", "nats:\n  listen: "+strings.TrimPrefix(srv.ClientURL(), "nats://")+"\n")
+		if lines := subscribeOutput(t, "-c", listening, "--all", "--json", "alaska-summit"); len(lines) < 5 {
+			t.Errorf("subscribe -c (nats.listen): %d items, want the 5 alaska-summit ones", len(lines))
+		}
+		var out bytes.Buffer
+		err := run(t.Context(), []string{"subscribe", "-c", listening, "--nats-url", "nats://127.0.0.1:1", "alaska-summit"}, stdio{out: &out, err: &out, getenv: env(nil)})
+		if err == nil || !strings.Contains(err.Error(), "127.0.0.1:1") {
+			t.Errorf("subscribe -c with --nats-url: %v, want the flag's URL tried", err)
+		}
+		out.Reset()
+		err = run(t.Context(), []string{"dlq", "list", "-c", write("other.yaml", "nats:\n  listen: "+strings.TrimPrefix(srv.ClientURL(), "nats://")+"\n  prefix: other.\n")},
+			stdio{out: &out, err: &out, getenv: env(nil)})
+		if err == nil || !strings.Contains(err.Error(), `"other."`) {
+			t.Errorf("dlq list -c with nats.prefix other.: %v, want the config's prefix named", err)
+		}
+		err = run(t.Context(), []string{"subscribe", "-c", write("closed.yaml", "nats:\n  listen: \"\"\n"), "alaska-summit"}, stdio{out: &out, err: &out, getenv: env(nil)})
+		if err == nil || !strings.Contains(err.Error(), "nats.listen is off") {
+			t.Errorf("subscribe -c with no listener: %v, want it refused", err)
+		}
+	})
 
 	// Story events: every story is created once, grows one report at a
 	// time, and the Alaska story ends with its eight reports (five seeds,
