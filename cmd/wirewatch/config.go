@@ -282,10 +282,10 @@ func loadConfig(path string, getenv func(string) string) (Config, error) {
 		if err != nil && !errors.Is(err, io.EOF) {
 			var te *yaml.TypeError
 			if !errors.As(err, &te) {
-				return cfg, fmt.Errorf("config %s: %w", path, err) // syntax: nothing else is known
+				return cfg, fmt.Errorf("config %s: %s", path, escapeBreaks(err.Error())) // syntax: nothing else is known
 			}
 			for _, m := range typeErrors(data, te) {
-				errs = append(errs, fmt.Errorf("config %s: %s", path, m))
+				errs = append(errs, fmt.Errorf("config %s: %s", path, escapeBreaks(m)))
 			}
 		}
 		for _, m := range fractionErrors(data) {
@@ -335,6 +335,11 @@ func fromFile(cfgPath, p string) string {
 	}
 	return filepath.Join(dir, p)
 }
+
+// escapeBreaks keeps a message from yaml.v3 on one line: it quotes
+// neither the values nor the tags and keys it names, and a line break in
+// one (!%0A, !!int "1\n2") would start a line without the file's name.
+func escapeBreaks(msg string) string { return strings.ReplaceAll(msg, "\n", `\n`) }
 
 // prefixLines splits err's message into lines (errors.Join puts one
 // problem on each) and prefixes each, so that every problem of a list
