@@ -262,3 +262,15 @@ func TestStageStopsOnClosedConnection(t *testing.T) {
 		t.Error("Run still running 10s after its connection closed")
 	}
 }
+
+// TestStageStoppedWhileStarting: a stage told to stop before its consumer
+// exists returns nil like any stop.
+func TestStageStoppedWhileStarting(t *testing.T) {
+	js, subj := startStreams(t)
+	h := HandlerFunc(func(ctx context.Context, it *Item) ([]Output, error) { return nil, nil })
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := NewStage(js, StageConfig{Name: "s", Stream: subj.StreamParsed()}, h, nil, discard()).Run(ctx); err != nil {
+		t.Errorf("Run with its context ended before the consumer exists = %v, want nil", err)
+	}
+}

@@ -230,6 +230,9 @@ func (s *Stage) Run(ctx context.Context) error {
 		return err
 	})
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting
+		}
 		return fmt.Errorf("stage %s: consumer on %s: %w", s.cfg.Name, s.cfg.Stream, err)
 	}
 	// A pull iterator keeps up to Batch messages buffered. When ctx ends

@@ -146,6 +146,9 @@ func instanceName() string {
 func (p *Poller) Run(ctx context.Context) error {
 	states, err := p.store.LoadAll(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting: nothing polled, nothing to finish
+		}
 		return fmt.Errorf("poller: %w", err)
 	}
 	stored := make(map[string]FeedState, len(states))

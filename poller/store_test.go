@@ -513,3 +513,19 @@ func TestKnownItemsNotRepublished(t *testing.T) {
 	nc.Close()
 	ns.Shutdown()
 }
+
+// TestRunStoppedWhileStarting: a poller told to stop before it has read
+// the stored states (a SIGTERM right after start) returns nil like any
+// stop, not the cancelled read's error, which made the daemon exit 1.
+func TestRunStoppedWhileStarting(t *testing.T) {
+	ns := startNATS(t, t.TempDir())
+	defer ns.Shutdown()
+	store, nc, _ := openKV(t, ns, time.Minute)
+	defer nc.Close()
+	p := mustNew(t, DefaultConfig(), []Feed{{Name: "f", URL: "http://example.org/f"}}, newRecorder(), store)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := p.Run(ctx); err != nil {
+		t.Errorf("Run with its context ended before it read the states = %v, want nil", err)
+	}
+}

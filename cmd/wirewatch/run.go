@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -79,6 +80,11 @@ func runDaemon(ctx context.Context, args []string, s stdio) error {
 		log.Info("stopping: a second interrupt stops at once")
 	})
 	err = daemon(ctx, cfg, log, hup)
+	if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		// Told to stop while starting: what was cut off is the start.
+		log.Info("wirewatch stopped while starting", "cut_off", err)
+		return nil
+	}
 	if err != nil {
 		log.Error("wirewatch stopped", "err", err)
 		return fmt.Errorf("run: %w", errQuiet)

@@ -13,15 +13,21 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// TestSIGHUPDuringStartup: a SIGHUP that arrives while the daemon starts
-// (a rules reload sent a little early, or by a config manager as it
-// starts the service) must not end it: Go's default for SIGHUP exits. The
-// daemon is the test binary run as a child (TestCrashChild), signalled as
-// soon as it logs its first line; it must then stop cleanly on SIGTERM.
-func TestSIGHUPDuringStartup(t *testing.T) {
+// TestSignalsDuringStartup: signals that arrive while the daemon starts.
+// A SIGHUP (a rules reload sent a little early, or by a config manager as
+// it starts the service) must not end it: Go's default for SIGHUP exits. A
+// SIGTERM must stop it cleanly (exit 0), not with the error of whatever
+// start-up step it cut off. The daemon is the test binary run as a child
+// (TestCrashChild), signalled as soon as it logs its first line.
+func TestSignalsDuringStartup(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the daemon as a process")
 	}
+	t.Run("SIGHUP", func(t *testing.T) { signalDuringStartup(t, syscall.SIGHUP) })
+	t.Run("SIGTERM", func(t *testing.T) { signalDuringStartup(t, syscall.SIGTERM) })
+}
+
+func signalDuringStartup(t *testing.T, sig syscall.Signal) {
 	dir := t.TempDir()
 	cfg := defaultConfig(env(nil))
 	cfg.NATS.DataDir = filepath.Join(dir, "nats")
@@ -76,11 +82,11 @@ func TestSIGHUPDuringStartup(t *testing.T) {
 			break
 		}
 	}
-	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+	if err := cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
 	// Running, then a clean stop.
-	for {
+	for sig == syscall.SIGHUP {
 		l, ok := next(30 * time.Second)
 		if !ok {
 			t.Fatalf("the daemon did not log that it runs:\n%s", strings.Join(log, "\n"))
@@ -89,8 +95,10 @@ func TestSIGHUPDuringStartup(t *testing.T) {
 			break
 		}
 	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatalf("signal SIGTERM: %v (the daemon is gone after SIGHUP?)\n%s", err, strings.Join(log, "\n"))
+	if sig == syscall.SIGHUP {
+		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatalf("signal SIGTERM: %v (the daemon is gone after SIGHUP?)\n%s", err, strings.Join(log, "\n"))
+		}
 	}
 	for {
 		if _, ok := next(30 * time.Second); !ok {
@@ -98,6 +106,6 @@ func TestSIGHUPDuringStartup(t *testing.T) {
 		}
 	}
 	if err := cmd.Wait(); err != nil {
-		t.Errorf("daemon after a SIGHUP during startup, then SIGTERM: %v\n%s", err, strings.Join(log, "\n"))
+		t.Errorf("daemon after a %s during startup (and SIGTERM): %v\n%s", sig, err, strings.Join(log, "\n"))
 	}
 }
