@@ -45,6 +45,7 @@ func commands() map[string]command {
 			return runTags(ctx, args, s.in, s.out, s.err)
 		}},
 		"dlq":     {"list dead letters, replay them to the stage that gave up", runDLQ},
+		"sinks":   {"list the sinks' consumers, delete those of sinks that are gone", runSinks},
 		"config":  {"check a config file and print it resolved (config check -c FILE)", runConfig},
 		"version": {"print the version", runVersion},
 	}

@@ -41,7 +41,7 @@ func warnOrphanSinks(ctx context.Context, js jetstream.JetStream, subj pipeline.
 		}
 		log.Warn("a sink consumer has no sink in the config", "consumer", name, "stream", stream,
 			"pending", info.NumPending, "unacked", info.NumAckPending,
-			"hint", fmt.Sprintf("configure the sink again to receive what it missed, or delete the consumer if the sink is gone for good: nats consumer rm %s %s", stream, name))
+			"hint", fmt.Sprintf("configure the sink again to receive what it missed, or delete the consumer if the sink is gone for good: wirewatch sinks rm %s", strings.TrimPrefix(name, "sink-")))
 	}
 	if err := lister.Err(); err != nil {
 		log.Debug("listing sink consumers", "stream", stream, "err", err)

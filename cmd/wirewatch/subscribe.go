@@ -372,6 +372,8 @@ func firstNonEmpty(vs ...string) string {
 // and prefix.
 type clientFlags struct {
 	cfgPath, url, creds, prefix *string
+	// cfg is the config file's content once resolve read it; nil without -c.
+	cfg *Config
 }
 
 func addClientFlags(fs *cmdFlags, s stdio) *clientFlags {
@@ -391,6 +393,7 @@ func (c *clientFlags) resolve(s stdio) error {
 		if err != nil {
 			return err
 		}
+		c.cfg = &cfg
 		if *c.url == "" {
 			switch {
 			case cfg.NATS.URL != "":
