@@ -55,6 +55,17 @@ func count(t *testing.T, db *sql.DB, query string, args ...any) int {
 	return n
 }
 
+// rowsByID counts the items rows with id in the database file at path.
+func rowsByID(t *testing.T, path, id string) int {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	return count(t, db, `SELECT count(*) FROM items WHERE id = ?`, id)
+}
+
 func TestSQLiteWrite(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "items.db")
 	s := openTestSQLite(t, path)
@@ -519,15 +530,10 @@ func TestSQLiteReopenAfterFailedReopen(t *testing.T) {
 			if _, err := s.Prune(t.Context(), time.Now().Add(-time.Hour)); err != nil {
 				t.Errorf("prune after the reopen: %v", err)
 			}
-			db, err := sql.Open("sqlite", path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			if n := count(t, db, `SELECT count(*) FROM items WHERE id = 'after'`); n != 1 {
+			if n := rowsByID(t, path, "after"); n != 1 {
 				t.Errorf("the file at the path holds %d rows of the item written after, want 1", n)
 			}
-			if n := count(t, db, `SELECT count(*) FROM items WHERE id = 'before'`); n != tt.before {
+			if n := rowsByID(t, path, "before"); n != tt.before {
 				t.Errorf("the file at the path holds %d rows of the item written before, want %d", n, tt.before)
 			}
 		})
@@ -591,15 +597,10 @@ func TestSQLiteFileDeletedWhileOpen(t *testing.T) {
 			if err := s.Write(t.Context(), testItem("after")); err != nil {
 				t.Fatalf("retry: %v", err)
 			}
-			db, err := sql.Open("sqlite", path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			if n := count(t, db, `SELECT count(*) FROM items WHERE id = 'after'`); n != 1 {
+			if n := rowsByID(t, path, "after"); n != 1 {
 				t.Errorf("the file at the path holds %d rows of the item written after, want 1", n)
 			}
-			if n := count(t, db, `SELECT count(*) FROM items WHERE id = 'before'`); n != 0 {
+			if n := rowsByID(t, path, "before"); n != 0 {
 				t.Errorf("the file at the path holds the item written before it was %s", tt.name)
 			}
 			if _, err := os.Stat(path + ".old"); err == nil {
