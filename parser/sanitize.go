@@ -30,6 +30,18 @@ func sanitize(body []byte) (out []byte, n int) {
 		}
 	}
 	checkUTF8 := isXML && utf8Declared(body)
+	out, n = sanitizeAs(body, isXML, checkUTF8)
+	if isXML && !checkUTF8 && n > 0 && utf8Declared(out) {
+		// What was dropped made the declaration one of UTF-8
+		// (encoding="\x01"): repair the document that it now is.
+		return sanitizeAs(body, isXML, true)
+	}
+	return out, n
+}
+
+// sanitizeAs is sanitize with the kind of document given: XML or not, and
+// whether its UTF-8 is checked.
+func sanitizeAs(body []byte, isXML, checkUTF8 bool) (out []byte, n int) {
 	last := 0 // body[:last] is in out (when out != nil)
 	drop := func(i, j int, repl string) {
 		if out == nil {

@@ -35,6 +35,7 @@ func TestSanitize(t *testing.T) {
 		{"declared utf8 single quotes", "<?xml version='1.0' encoding = 'utf8' ?><r>\xe9", "<?xml version='1.0' encoding = 'utf8' ?><r>\uFFFD", 1},
 		{"declared windows-1252", "<?xml version=\"1.0\" encoding=\"windows-1252\"?><r>\x93q\x94", "<?xml version=\"1.0\" encoding=\"windows-1252\"?><r>\x93q\x94", 0},
 		{"encoding outside the declaration", "<?xml version=\"1.0\"?><r encoding=\"latin1\">\xe9", "<?xml version=\"1.0\"?><r encoding=\"latin1\">\uFFFD", 1},
+		{"encoding emptied by the drop", "<?xml version=\"1.0\" encoding=\"&#1;\x02\"?><r>\xe9", "<?xml version=\"1.0\" encoding=\"\"?><r>\uFFFD", 3},
 		{"leading space", " \n<r>&#0;</r>", " \n<r></r>", 1},
 		{"empty", "", "", 0},
 	}
