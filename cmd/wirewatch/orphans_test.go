@@ -38,6 +38,7 @@ func TestWarnOrphanSinks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	waitPending(t, js, subj.StreamTagged(), "sink-webhook-alerts", 3)
 	var buf bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&buf, nil))
 	used := []pipeline.ConsumerRef{
@@ -121,6 +122,7 @@ func TestSinksCommand(t *testing.T) {
 		return got
 	}
 	// The pull request reaches the server asynchronously.
+	waitPending(t, js, subj.StreamTagged(), "sink-webhook-alerts", 3)
 	deadline := time.Now().Add(5 * time.Second)
 	for list()["sink-sqlite"].Waiting == 0 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
@@ -162,5 +164,26 @@ func TestSinksCommand(t *testing.T) {
 	}
 	if out, err := cli("sinks", "rm", "dedup"); err == nil || !strings.Contains(out+err.Error(), "is not a sink") {
 		t.Errorf("sinks rm dedup: %v %s, want it refused", err, out)
+	}
+}
+
+// waitPending waits until the consumer counts want pending messages: the
+// server updates a consumer's pending count after a publish
+// asynchronously, and under load a count read at once was seen short
+// (pending=1 of 3).
+func waitPending(t *testing.T, js jetstream.JetStream, stream, consumer string, want uint64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := js.Consumer(t.Context(), stream, consumer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := c.CachedInfo().NumPending; n == want {
+			return
+		} else if time.Now().After(deadline) {
+			t.Fatalf("%s counts %d pending, want %d", consumer, n, want)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
