@@ -770,3 +770,32 @@ func TestFeedPasswordNotShown(t *testing.T) {
 		t.Errorf("stored error %q: want the URL with its password redacted", st.LastError)
 	}
 }
+
+// TestFetchFailedLogLevel: a failed fetch is logged at Info while it is
+// one of the first two in a row (a single 500 of a feed otherwise fine),
+// at Warn from the third.
+func TestFetchFailedLogLevel(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	defer srv.Close()
+	var logs strings.Builder
+	p, err := New(localConfig(t, srv), []Feed{{Name: "f", URL: srv.URL}}, newRecorder(), nil, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var levels []string
+	for range 4 {
+		logs.Reset()
+		p.Poll(t.Context(), "f")
+		for l := range strings.Lines(logs.String()) {
+			if strings.Contains(l, `msg="fetch failed"`) {
+				levels = append(levels, strings.Fields(l)[1])
+			}
+		}
+	}
+	want := []string{"level=INFO", "level=INFO", "level=WARN", "level=WARN"}
+	if !slices.Equal(levels, want) {
+		t.Errorf("fetch failed lines at %v, want %v", levels, want)
+	}
+}
