@@ -122,14 +122,8 @@ func runDLQ(ctx context.Context, args []string, s stdio) error {
 	defer stop()
 	q := &dlq{js: js, subj: subj, stage: want, where: subj.StreamDLQ() + " on " + redactURL(*url)}
 	q.stream, err = js.Stream(ctx, subj.StreamDLQ())
-	switch {
-	case errors.Is(err, jetstream.ErrStreamNotFound):
-		return fmt.Errorf("dlq: no wirewatch with prefix %q runs on %s (stream %s not found); give the daemon's nats.prefix with --prefix",
-			subj.Prefix(), redactURL(*url), subj.StreamDLQ())
-	case errors.Is(err, jetstream.ErrJetStreamNotEnabled), errors.Is(err, nats.ErrNoResponders):
-		return fmt.Errorf("dlq: the NATS server at %s has no JetStream, so no wirewatch runs there: %w", redactURL(*url), err)
-	case err != nil:
-		return fmt.Errorf("dlq: stream %s: %w", subj.StreamDLQ(), err)
+	if err != nil {
+		return streamErr("dlq", subj, *url, subj.StreamDLQ(), err)
 	}
 	if sub == "list" {
 		return q.list(ctx, s, *limit, *asJSON)

@@ -94,11 +94,8 @@ func runSinks(ctx context.Context, args []string, s stdio) error {
 	defer nc.Close()
 	stream := subj.StreamTagged()
 	st, err := js.Stream(ctx, stream)
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		return fmt.Errorf("sinks: no stream %s at %s: no wirewatch with prefix %q ran there", stream, redactURL(*cf.url), subj.Prefix())
-	}
 	if err != nil {
-		return fmt.Errorf("sinks: %s at %s: %w", stream, redactURL(*cf.url), err)
+		return streamErr("sinks", subj, *cf.url, stream, err)
 	}
 	if sub == "rm" {
 		return removeSinks(ctx, st, stream, consumers, configured, cf, s)

@@ -110,14 +110,8 @@ func runSubscribe(ctx context.Context, args []string, s stdio) error {
 		occ.DeliverPolicy, occ.OptStartTime = jetstream.DeliverByStartTimePolicy, &t
 	}
 	cons, err := js.OrderedConsumer(ctx, stream, occ)
-	switch {
-	case errors.Is(err, jetstream.ErrStreamNotFound):
-		return fmt.Errorf("subscribe: no wirewatch with prefix %q runs on %s (stream %s not found); give the daemon's nats.prefix with --prefix",
-			subj.Prefix(), redactURL(*url), stream)
-	case errors.Is(err, jetstream.ErrJetStreamNotEnabled), errors.Is(err, nats.ErrNoResponders):
-		return fmt.Errorf("subscribe: the NATS server at %s has no JetStream, so no wirewatch runs there: %w", redactURL(*url), err)
-	case err != nil:
-		return fmt.Errorf("subscribe: stream %s: %w", stream, err)
+	if err != nil {
+		return streamErr("subscribe", subj, *url, stream, err)
 	}
 	fmt.Fprintf(s.err, "subscribed to %s\n", strings.Join(filters, ", "))
 	if stories {
@@ -427,6 +421,19 @@ func connectClient(cmd, url, creds string) (*nats.Conn, jetstream.JetStream, err
 		return nil, nil, err
 	}
 	return nc, js, nil
+}
+
+// streamErr says why a client command could not open stream: no wirewatch
+// with this prefix on the server, no JetStream at all, or what the server said.
+func streamErr(cmd string, subj pipeline.Subjects, url, stream string, err error) error {
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		return fmt.Errorf("%s: no wirewatch with prefix %q runs on %s (stream %s not found); give the daemon's nats.prefix with --prefix (or its config with -c)",
+			cmd, subj.Prefix(), redactURL(url), stream)
+	case errors.Is(err, jetstream.ErrJetStreamNotEnabled), errors.Is(err, nats.ErrNoResponders):
+		return fmt.Errorf("%s: the NATS server at %s has no JetStream, so no wirewatch runs there: %w", cmd, redactURL(url), err)
+	}
+	return fmt.Errorf("%s: stream %s: %w", cmd, stream, err)
 }
 
 func connectErr(cmd, url string, err error) error {
